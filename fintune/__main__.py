@@ -1,0 +1,5 @@
+import sys
+
+from fintune.cli import main
+
+sys.exit(main())

@@ -1,0 +1,227 @@
+"""The chat engine: one loaded base model per process, optional PEFT adapters, streaming generation.
+
+Generation is serialised by a lock: on a CPU a second concurrent ``generate`` only splits the same cores,
+so queuing is as fast and keeps adapter switching safe. ``adapter=None`` always means the pure base
+model (adapters disabled), so comparisons against the base are honest.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from fintune.errors import ModelError
+from fintune.models import requested_name
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class GenerationSettings:
+    """Sampling settings shared by chat, compare and evaluation."""
+
+    temperature: float = field(default=0.7, metadata={"help": "0 = greedy (deterministic); higher = more varied."})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling: keep the smallest token set with this much probability."})
+    max_new_tokens: int = field(default=256, metadata={"help": "Upper bound on the answer length in tokens."})
+    repetition_penalty: float = field(default=1.1, metadata={"help": "Above 1 discourages loops, which small models fall into."})
+    max_context_tokens: int = field(default=2048, metadata={"help": "Older turns are dropped to keep the prompt under this length."})
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("temperature", 0 <= self.temperature <= 2, "use 0 (greedy) to 2"),
+            ("top_p", 0 < self.top_p <= 1, "use a value in (0, 1]"),
+            ("max_new_tokens", 1 <= int(self.max_new_tokens) <= 4096, "use 1 to 4096"),
+            ("repetition_penalty", 1 <= self.repetition_penalty <= 2, "use 1.0 (off) to 2.0"),
+            ("max_context_tokens", int(self.max_context_tokens) >= 128, "use at least 128"),
+        ]
+        for name, ok, fix in checks:
+            if not ok:
+                raise ModelError(f"Generation setting `{name}`={getattr(self, name)!r} is out of range: {fix}.")
+        self.max_new_tokens = int(self.max_new_tokens)
+
+    def to_generate_kwargs(self) -> dict:
+        kwargs = dict(max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty)
+        if self.temperature == 0:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=None)
+        return kwargs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_messages(messages: list[dict]) -> list[dict]:
+    """Check chat messages are ``{"role", "content": str}`` dicts ending with a user turn."""
+    if not messages:
+        raise ModelError("No message to answer: type a question first.")
+    clean = []
+    for i, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES or not isinstance(content, str):
+            raise ModelError(f"Message {i} is malformed (role={role!r}); each message needs a role in {ROLES} and text content.")
+        clean.append({"role": role, "content": content})
+    if clean[-1]["role"] != "user":
+        raise ModelError("The last message must come from the user.")
+    return clean
+
+
+class _Stop:
+    """A StoppingCriteria-compatible flag that ends generation at the next token."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class ChatEngine:
+    """A loaded base model (+ any adapters) shared by every user of this process."""
+
+    _instances: dict[str, "ChatEngine"] = {}
+    _instances_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, base_model: str | None = None) -> "ChatEngine":
+        key = requested_name(base_model)
+        with cls._instances_lock:
+            if key not in cls._instances:
+                cls._instances[key] = cls(key)
+            return cls._instances[key]
+
+    def __init__(self, base_model: str | None = None, dtype: str | None = None, device: str | None = None):
+        import torch
+
+        from fintune.models import default_device, load_model, load_tokenizer
+
+        self.name = requested_name(base_model)
+        self.device = device or default_device()
+        # bf16 decodes ~1.5x faster than fp32 on recent CPUs and is the native dtype on GPUs.
+        self.dtype = dtype or "bfloat16"
+        if self.device == "cpu":
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        started = time.perf_counter()
+        self.tokenizer = load_tokenizer(self.name)
+        self.model = load_model(self.name, dtype=self.dtype, device=self.device)
+        self.model.eval()
+        self.load_seconds = time.perf_counter() - started
+        self._lock = threading.Lock()
+        self._adapters: dict[str, str] = {}  # resolved adapter path -> adapter name
+
+    # ----------------------------------------------------------------------------------- info
+    def info(self) -> dict:
+        base = self.model.get_base_model() if self._adapters else self.model
+        return {
+            "name": self.name,
+            "parameters": sum(p.numel() for p in base.parameters()),
+            "dtype": self.dtype,
+            "device": self.device,
+            "adapters_loaded": sorted(self._adapters),
+            "load_seconds": round(self.load_seconds, 2),
+        }
+
+    # ----------------------------------------------------------------------------------- adapters
+    def _activate(self, adapter: str | Path | None):
+        """Select the adapter for the next generation; returns a context manager. Call with the lock held."""
+        if adapter is None:
+            return self.model.disable_adapter() if self._adapters else nullcontext()
+        path = Path(adapter).expanduser().resolve()
+        if not (path / "adapter_config.json").is_file():
+            raise ModelError(f"No PEFT adapter at {path} (adapter_config.json missing). Pick a finished run, or train one in the Train tab.")
+        key = str(path)
+        if key not in self._adapters:
+            from peft import PeftModel
+
+            name = f"adapter{len(self._adapters)}"
+            try:
+                if self._adapters:
+                    self.model.load_adapter(key, adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, key, adapter_name=name)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelError(f"The adapter at {path} does not fit base model '{self.name}': {str(exc).splitlines()[0]}. Chat with the base model it was trained on.") from exc
+            self.model.eval()
+            self._adapters[key] = name
+        self.model.set_adapter(self._adapters[key])
+        return nullcontext()
+
+    # ----------------------------------------------------------------------------------- prompts
+    def _encode(self, messages: list[dict], settings: GenerationSettings):
+        messages = validate_messages(messages)
+        budget = settings.max_context_tokens - settings.max_new_tokens
+        while True:
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            first_turn = 1 if messages[0]["role"] == "system" else 0
+            # Drop the oldest exchange until the prompt fits; never the system prompt or the last question.
+            if ids["input_ids"].shape[1] <= max(budget, 64) or len(messages) - first_turn <= 1:
+                return {k: v.to(self.model.device) for k, v in ids.items()}
+            del messages[first_turn : first_turn + 2]
+
+    # ----------------------------------------------------------------------------------- generation
+    def stream(self, messages: list[dict], settings: GenerationSettings | None = None, adapter: str | Path | None = None) -> Iterator[str]:
+        """Yield the answer as text deltas. Closing the iterator stops generation at the next token."""
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        settings = settings or GenerationSettings()
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        stop = _Stop()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    inputs = self._encode(messages, settings)
+                    with self._activate(adapter):
+                        self.model.generate(**inputs, **settings.to_generate_kwargs(), streamer=streamer,
+                                            stopping_criteria=StoppingCriteriaList([stop]),
+                                            pad_token_id=self.tokenizer.pad_token_id)
+            except BaseException as exc:  # surfaced to the consumer below
+                failure.append(exc)
+                streamer.on_finalized_text("", stream_end=True)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            for delta in streamer:
+                if delta:
+                    yield delta
+        finally:
+            stop.event.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+
+    def generate(self, messages: list[dict], settings: GenerationSettings | None = None, adapter: str | Path | None = None) -> str:
+        return "".join(self.stream(messages, settings, adapter)).strip()
+
+    def generate_batch(self, conversations: list[list[dict]], settings: GenerationSettings | None = None,
+                       adapter: str | Path | None = None, batch_size: int = 8, progress=None) -> list[str]:
+        """Answer many conversations (left-padded batches); ``progress(done, total)`` after each batch."""
+        import torch
+
+        settings = settings or GenerationSettings(temperature=0)
+        texts = [self.tokenizer.apply_chat_template(validate_messages(c), add_generation_prompt=True, tokenize=False) for c in conversations]
+        answers: list[str] = []
+        side = self.tokenizer.padding_side
+        with self._lock, torch.inference_mode(), self._activate(adapter):
+            self.tokenizer.padding_side = "left"
+            try:
+                for start in range(0, len(texts), batch_size):
+                    batch = self.tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+                    out = self.model.generate(**batch, **settings.to_generate_kwargs(), pad_token_id=self.tokenizer.pad_token_id)
+                    new_tokens = out[:, batch["input_ids"].shape[1]:]
+                    answers += [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+                    if progress:
+                        progress(len(answers), len(texts))
+            finally:
+                self.tokenizer.padding_side = side
+        return answers

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Create (or reuse) FinTune's Python environment and link it at .venv. Idempotent and safe to re-run.
+#
+# The heavy environment (torch, transformers, gradio, ...) is cached OUTSIDE the checkout, keyed by the
+# hash of requirements.lock and the Python version, so reruns, other clones and CI reuse it:
+#   ${FINTUNE_ENV_CACHE:-~/.cache/fintune-envs}/<hash>/
+# .venv is a tiny per-checkout venv that sees the cached packages and this checkout's code, and holds
+# the `fintune` command (.venv/bin/fintune).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${FINTUNE_PYTHON:-python3}"
+cache="${FINTUNE_ENV_CACHE:-$HOME/.cache/fintune-envs}"
+pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+key="$( (cat "$root/requirements.lock"; echo "py$pyver") | sha256sum | cut -c1-16)"
+env="$cache/$key"
+
+if [ ! -f "$env/.complete" ]; then
+  echo "[setup] creating the environment in $env (first run: several minutes)" >&2
+  mkdir -p "$cache"
+  partial="$env.partial.$$"
+  rm -rf "$partial"
+  "$python" -m venv "$partial"
+  "$partial/bin/python" -m pip install -q --upgrade pip >&2
+  # torch first, pinned: on machines without a GPU the CPU build comes from local disk / the CPU index,
+  # instead of several GB of CUDA wheels.
+  "$partial/bin/python" -m pip install -q "$(grep -E '^torch==' "$root/requirements.lock")" >&2
+  "$partial/bin/python" -m pip install -q -r "$root/requirements.lock" >&2
+  # venvs hard-code their own path: build in place under the final name.
+  rm -rf "$env"
+  mv "$partial" "$env"
+  "$python" -m venv --upgrade "$env" >/dev/null
+  touch "$env/.complete"
+fi
+
+# Per-checkout .venv: the cached site-packages + this checkout on sys.path, and the fintune command.
+venv="$root/.venv"
+if [ -L "$venv" ] || [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.fintune-env" 2>/dev/null)" != "$env" ]; then
+  rm -rf "$venv"
+  "$python" -m venv --without-pip "$venv"
+  site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  env_site="$("$env/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf 'import site; site.addsitedir(%s)\n' "'$env_site'" > "$site/_fintune_env.pth"
+  printf '%s\n' "$root" > "$site/_fintune_checkout.pth"
+  cat > "$venv/bin/fintune" <<PY
+#!$venv/bin/python
+import sys
+from fintune.cli import main
+sys.exit(main())
+PY
+  chmod +x "$venv/bin/fintune"
+  echo "$env" > "$venv/.fintune-env"
+fi
+echo "[setup] environment ready: $venv -> $env" >&2
