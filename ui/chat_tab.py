@@ -129,13 +129,16 @@ def build(shared) -> ChatTab:
         return history
 
     gen_inputs = [chatbot, adapter, use_glossary, system, temperature, top_p, max_new_tokens]
-    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False).then(answer, gen_inputs, chatbot)
-    click = send.click(add_question, [question, chatbot], [question, chatbot], queue=False).then(answer, gen_inputs, chatbot)
-    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False).then(answer, gen_inputs, chatbot)
-    stop.click(None, cancels=[submit, click, again])
-    clear.click(lambda: [], None, chatbot, queue=False)
+    # Public API (gradio_client): /chat_add_question then /chat_answer; the other triggers repeat them privately.
+    click = send.click(add_question, [question, chatbot], [question, chatbot], queue=False, api_name="chat_add_question").then(
+        answer, gen_inputs, chatbot, api_name="chat_answer")
+    private = dict(api_visibility="private")
+    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False, **private).then(answer, gen_inputs, chatbot, **private)
+    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False, **private).then(answer, gen_inputs, chatbot, **private)
+    stop.click(None, cancels=[submit, click, again], **private)
+    clear.click(lambda: [], None, chatbot, queue=False, **private)
 
-    refresh.click(refreshed_adapters, adapter, adapter)
+    refresh.click(refreshed_adapters, adapter, adapter, **private)
     return ChatTab(chatbot=chatbot, adapter=adapter, info=info)
 
 

@@ -1,0 +1,50 @@
+"""The whole app as a user meets it: `fintune serve`, the Gradio API, and the Chat tab in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM, browser_page, home_sharing_models, live_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app_url(real_model_path, tmp_path_factory):
+    home = home_sharing_models(tmp_path_factory.mktemp("app-home"), real_model_path)
+    with live_server(home) as url:
+        yield url
+
+
+def test_chat_through_the_gradio_api(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    _, history = client.predict("What is EBITDA?", [], api_name="/chat_add_question")
+    # inputs: history, adapter ("" = base), use glossary, system prompt, temperature, top-p, max new tokens
+    result = client.predict(history, "", False, "You are a finance assistant.", 0.0, 0.9, 32, api_name="/chat_answer")
+    answer = result[-1]
+    assert answer["role"] == "assistant"
+    text = answer["content"] if isinstance(answer["content"], str) else "".join(p.get("text", "") for p in answer["content"])
+    assert len(text.split()) >= 5
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (scripts/test.sh installs it)")
+def test_browser_chat_streams_an_answer(app_url, tmp_path):
+    with browser_page(app_url) as page:
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#chat-input textarea").fill("What is EBITDA?")
+        page.locator("#chat-send").click()
+        page.wait_for_function(
+            "() => { const m = document.querySelectorAll('#chat-bot .message');"
+            " return m.length >= 2 && m[m.length - 1].innerText.trim().split(/\\s+/).length >= 8; }",
+            timeout=120_000,
+        )
+        answer = page.locator("#chat-bot .message").last.inner_text()
+        assert "EBITDA" in answer or "earnings" in answer.lower()
+        assert "smollm2" in page.locator("#model-info").inner_text()
+        page.screenshot(path=str(tmp_path / "chat.png"))
