@@ -20,11 +20,12 @@ if [ ! -f "$env/.complete" ]; then
   partial="$env.partial.$$"
   rm -rf "$partial"
   "$python" -m venv "$partial"
-  "$partial/bin/python" -m pip install -q --upgrade pip >&2
+  quiet_pip() { "$partial/bin/python" -m pip install -q "$@" 2>&1 | grep -v '^WARNING: Location' >&2; }
+  quiet_pip --upgrade pip
   # torch first, pinned: on machines without a GPU the CPU build comes from local disk / the CPU index,
   # instead of several GB of CUDA wheels.
-  "$partial/bin/python" -m pip install -q "$(grep -E '^torch==' "$root/requirements.lock")" >&2
-  "$partial/bin/python" -m pip install -q -r "$root/requirements.lock" >&2
+  quiet_pip "$(grep -E '^torch==' "$root/requirements.lock")"
+  quiet_pip -r "$root/requirements.lock"
   # venvs hard-code their own path: build in place under the final name.
   rm -rf "$env"
   mv "$partial" "$env"

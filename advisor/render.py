@@ -1,0 +1,55 @@
+"""Human-readable renderings of a Recommendation: plain text (CLI) and Markdown (UI card)."""
+
+from __future__ import annotations
+
+from advisor.decide import Recommendation
+
+TITLES = {"rag": "RAG — retrieval over a knowledge base", "finetune": "Fine-tune — a LoRA adapter",
+          "both": "Both — retrieval for the facts, fine-tuning for the behaviour", "prompt": "Prompt — the base model with a few examples"}
+PLAN_FIELDS = ("optimizer", "learning_rate", "lr_scheduler", "warmup_ratio", "num_epochs", "per_device_batch_size",
+               "gradient_accumulation_steps", "gradient_checkpointing", "quantization", "compute_dtype", "label_smoothing",
+               "neftune_noise_alpha", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "max_seq_length", "val_fraction")
+
+
+def _plan_rows(rec: Recommendation) -> list[tuple[str, str, str]]:
+    plan = rec.plan
+    return [(name, str(getattr(plan, name)), plan.reasons.get(name, "")) for name in PLAN_FIELDS]
+
+
+def to_text(rec: Recommendation) -> str:
+    lines = [f"Goal: {rec.goal}"]
+    head = "UNCLEAR — " if rec.needs_clarification else ""
+    lines.append(f"Advice: {head}{TITLES[rec.approach]}  (confidence {rec.confidence:.0%})")
+    if rec.question:
+        lines.append(f"Question: {rec.question}")
+    lines.append("Why:")
+    lines += [f"  - {r}" for r in rec.reasons]
+    for w in rec.warnings:
+        lines.append(f"Warning: {w}")
+    lines.append(f"Next: {rec.next_step}")
+    if rec.plan is not None:
+        lines.append("Plan:")
+        for name, value, reason in _plan_rows(rec):
+            lines.append(f"  {name:28s} {value:14s} {reason}")
+        mem = rec.plan.memory_estimate or {}
+        lines.append(f"Memory: {mem.get('summary', '')}")
+        for change in mem.get("changes", []):
+            lines.append(f"  changed: {change}")
+    return "\n".join(lines)
+
+
+def to_markdown(rec: Recommendation) -> str:
+    badge = "❓ Needs clarification" if rec.needs_clarification else f"**{rec.confidence:.0%}** confidence"
+    md = [f"### {TITLES[rec.approach]}", badge, ""]
+    if rec.question:
+        md += [f"> **{rec.question}**", ""]
+    md += ["**Why**"] + [f"- {r}" for r in rec.reasons]
+    if rec.warnings:
+        md += ["", "**Warnings**"] + [f"- ⚠️ {w}" for w in rec.warnings]
+    md += ["", f"**Next:** {rec.next_step}"]
+    if rec.plan is not None:
+        md += ["", "**Training plan**", "", "| setting | value | why |", "|---|---|---|"]
+        md += [f"| {n} | `{v}` | {r.replace('|', '/')} |" for n, v, r in _plan_rows(rec)]
+        mem = rec.plan.memory_estimate or {}
+        md += ["", f"**Memory:** {mem.get('summary', '')}"] + [f"- changed: {c}" for c in mem.get("changes", [])]
+    return "\n".join(md)
