@@ -27,7 +27,7 @@ def build_app(shared: AppShared) -> gr.Blocks:
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Advisor", id="advisor", elem_id="tab-advisor"):
                 advisor = advisor_tab.build(shared, plan_state)
-            with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
+            with gr.Tab("Chat", id="chat", elem_id="tab-chat") as chat_page:
                 chat = chat_tab.build(shared)
             with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge"):
                 knowledge_tab.build(shared)
@@ -38,6 +38,7 @@ def build_app(shared: AppShared) -> gr.Blocks:
         advisor.to_train.click(lambda: gr.Tabs(selected="train"), None, tabs)
         advisor.to_knowledge.click(lambda: gr.Tabs(selected="knowledge"), None, tabs)
         chat.wire_page_load(demo, shared)
+        chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter, api_visibility="private")  # runs finished meanwhile
     return demo
 
 

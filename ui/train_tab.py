@@ -148,7 +148,7 @@ def progress_html(run, progress) -> str:
     color = {"failed": "#C44E52", "stopped": "#DD8452", "completed": "#55A868"}.get(run.status, "#4C72B0")
     text = f"{run.name} — {run.status}: {progress.describe()}"
     return (
-        f"<div id='train-progress-text' data-status='{run.status}' data-phase='{progress.phase}' data-step='{progress.step}'>{text}</div>"
+        f"<div id='train-progress-text' data-status='{run.status}' data-phase='{progress.phase}' data-step='{progress.step}' data-loss-points='{len(progress.loss)}'>{text}</div>"
         f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin-top:6px'>"
         f"<div id='train-progress-fill' style='width:{pct}%;background:{color};height:14px;border-radius:6px'></div></div>"
     )
