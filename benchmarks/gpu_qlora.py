@@ -61,8 +61,8 @@ def train_once(base: str, data: Path, quantization: str, steps: int, home: Path)
     started = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.time() - started
-    runs = sorted((home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    run_dir = [r for r in runs if json.loads((r / "run.json").read_text()).get("name") == name][-1]
+    run_dir = max((p.parent for p in (home / "runs").glob("*/run.json") if json.loads(p.read_text()).get("name") == name),
+                  key=lambda p: p.stat().st_mtime)
     record = json.loads((run_dir / "run.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
     adapter = run_dir / "adapter"

@@ -1,5 +1,6 @@
-"""Issue 5 end to end in headless Chromium: upload a 300-row slice of real tweets, start, watch the loss
-curve move, stop, resume, finish; then chat with the adapter in the Chat tab. Real model, real steps."""
+"""Issues 5 and 6 end to end in headless Chromium: upload a 300-row slice of real tweets, start, watch the
+loss curve move, stop, resume, finish; chat with the adapter in the Chat tab; then the Compare tab shows three
+answers to one question and the finished run's evaluation table. Real model, real steps."""
 
 from __future__ import annotations
 
@@ -77,3 +78,18 @@ def test_upload_train_stop_resume_finish_then_chat(real_model_path, tmp_path, tw
             timeout=120_000,
         )
         page.screenshot(path=str(tmp_path / "chat-with-adapter.png"))
+
+        # Compare: base, fine-tuned and base + glossary answer one question side by side.
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-refresh").click()
+        page.locator("#compare-run input").click()
+        page.locator("li[role=option]", has_text="browser-run").click()
+        page.wait_for_function("() => /accuracy/i.test(document.querySelector('#compare-eval-table').innerText)", timeout=120_000)
+        page.locator("#compare-question textarea").fill("What is a letter of credit?")
+        page.locator("#compare-ask").click()
+        page.wait_for_function(
+            "() => ['compare-pane-1', 'compare-pane-2', 'compare-pane-3'].every(id => {"
+            " const t = document.querySelector('#' + id + ' textarea'); return t && t.value.trim().length > 0; })",
+            timeout=300_000,
+        )
+        page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)

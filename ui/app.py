@@ -30,14 +30,16 @@ def build_app(shared: AppShared) -> gr.Blocks:
             with gr.Tab("Chat", id="chat", elem_id="tab-chat") as chat_page:
                 chat = chat_tab.build(shared)
             with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge"):
-                knowledge_tab.build(shared)
+                knowledge = knowledge_tab.build(shared)
             with gr.Tab("Train", id="train", elem_id="tab-train"):
                 train_tab.build(shared, plan_state)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                compare_tab.build(shared)
+                compare = compare_tab.build(shared)
         advisor.to_train.click(lambda: gr.Tabs(selected="train"), None, tabs)
         advisor.to_knowledge.click(lambda: gr.Tabs(selected="knowledge"), None, tabs)
         chat.wire_page_load(demo, shared)
+        compare.wire_page_load(demo)
+        knowledge.wire_page_load(demo, shared)
         chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter, api_visibility="private")  # runs finished meanwhile
     return demo
 

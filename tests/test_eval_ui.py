@@ -1,0 +1,174 @@
+"""Compare tab with a fake engine and glossary: three panes, honest base pane, blind mode, evaluation view."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import gradio as gr
+import pytest
+
+from fintune.engine import GenerationSettings
+from fintune.errors import FinTuneError
+from tests.test_eval_report import CLS_ROWS, FakeEngine, base_cls, exact_similarity, tuned_cls
+from trainer import evaluate as ev
+from trainer import registry
+from ui import compare_tab as ct
+
+
+class StreamEngine:
+    """Streams a canned answer per model and records what each call got."""
+
+    def __init__(self):
+        self.calls = []
+
+    def stream(self, messages, settings=None, adapter=None):
+        self.calls.append({"messages": messages, "settings": settings, "adapter": adapter})
+        if adapter is None and messages[0]["role"] == "system":
+            words = ["grounded", "answer"]
+        else:
+            words = ["tuned", "answer"] if adapter else ["base", "answer"]
+        for w in words:
+            yield w + " "
+
+
+class FakeGlossary:
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def search(self, query, k=5):
+        if self.fail:
+            raise FinTuneError("The glossary index is missing. Build it with `fintune kb build`.")
+        return [types.SimpleNamespace(term="EBITDA", definition="Earnings before interest...", source="builtin", score=0.9)][:k]
+
+
+class FakeShared:
+    def __init__(self, glossary_fails=False):
+        self._engine = StreamEngine()
+        self._glossary = FakeGlossary(glossary_fails)
+
+    def engine(self):
+        return self._engine
+
+    def glossary(self):
+        return self._glossary
+
+
+@pytest.fixture(autouse=True)
+def fake_rag_prompting(monkeypatch):
+    """A stand-in for rag.prompting with the documented API (the RAG package is tested on its own)."""
+    module = types.ModuleType("rag.prompting")
+    module.build_messages = lambda question, hits, history=None: [
+        {"role": "system", "content": "Use the glossary: " + "; ".join(h.term for h in hits)},
+        {"role": "user", "content": question}]
+    module.format_sources = lambda hits: "**Sources**\n" + "\n".join(f"1. {h.term}" for h in hits)
+    monkeypatch.setitem(sys.modules, "rag.prompting", module)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINTUNE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def make_registered_run(evaluated=True):
+    folder = registry.create_run({"name": "sentiment", "base_model": "fake", "task": "classification", "labels": ["bearish", "bullish", "neutral"]})
+    registry.write_jsonl(folder / "data" / "val.jsonl", CLS_ROWS)
+    (folder / "adapter").mkdir()
+    (folder / "adapter" / "adapter_config.json").write_text("{}")
+    registry.update_record(folder, status="completed")
+    if evaluated:
+        ev.evaluate_run(folder, config=ev.EvalConfig(regression=True), engine=FakeEngine(base_cls, tuned_cls), similarity=exact_similarity)
+    return folder
+
+
+def test_compare_stream_three_panes_same_settings_base_without_adapter():
+    shared = FakeShared()
+    settings = GenerationSettings(temperature=0)
+    frames = list(ct.compare_stream(shared, "What is EBITDA?", "/runs/x/adapter", settings, k=3))
+    texts, sources = frames[-1]
+    assert texts == ["base answer", "tuned answer", "grounded answer"]
+    assert "EBITDA" in sources
+    calls = shared._engine.calls
+    assert [c["adapter"] for c in calls] == [None, "/runs/x/adapter", None]  # base and RAG panes: adapters off
+    assert all(c["settings"] is settings for c in calls)
+    assert calls[0]["messages"] == calls[1]["messages"] == [{"role": "user", "content": "What is EBITDA?"}]
+    # streamed: pane 2 is still waiting while pane 1 fills
+    assert any(f[0][0] == "base " and f[0][1] == ct.WAITING for f in frames)
+
+
+def test_compare_stream_follows_pane_order_and_isolates_failures():
+    shared = FakeShared(glossary_fails=True)
+    texts, _ = list(ct.compare_stream(shared, "q", "/a", GenerationSettings(), order=["rag", "base", "tuned"]))[-1]
+    assert texts[0].startswith("⚠ The glossary index is missing")
+    assert texts[1:] == ["base answer", "tuned answer"]
+
+
+def test_compare_stream_without_a_run():
+    texts, _ = list(ct.compare_stream(FakeShared(), "q", None, GenerationSettings()))[-1]
+    assert texts[1] == ct.NO_RUN and texts[0] == "base answer"
+
+
+def test_blind_order_and_labels():
+    import random
+
+    order = ct.pane_order(True, random.Random(3))
+    assert sorted(order) == sorted(ct.KINDS)
+    assert ct.pane_order(False) == list(ct.KINDS)
+    assert ct.pane_labels(order, True, False, "run") == ["Answer A", "Answer B", "Answer C"]
+    revealed = ct.pane_labels(["rag", "base", "tuned"], True, True, "my-run")
+    assert revealed == ["Answer A = Base + glossary (RAG)", "Answer B = Base model (adapters off)", "Answer C = Fine-tuned: my-run"]
+    assert ct.pane_labels(list(ct.KINDS), False, False, "r")[0] == "Base model (adapters off)"
+
+
+def _fn(demo, name):
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_build_shows_runs_and_evaluation(home):
+    folder = make_registered_run()
+    shared = FakeShared()
+    with gr.Blocks() as demo:
+        with gr.Tab("Compare"):
+            tab = ct.build(shared)
+    ids = {b.elem_id for b in demo.blocks.values()}
+    assert set(ct.PANE_IDS) <= ids and {"compare-eval-table", "compare-confusion", "compare-blind", "compare-run"} <= ids
+    run_id = folder.name
+    assert tab.run.value == run_id
+    summary, table, image, examples, regression = ct.load_eval_view(run_id)
+    assert list(table["metric"])[:2] == ["accuracy", "macro-F1"]
+    assert image is not None and image.size[0] > 100
+    assert "General ability dropped" in summary
+    assert len(examples) > 0 and len(regression) == len(ev.load_regression_questions())
+
+    # blind mode through the real handlers: names hidden, sources held back, then revealed
+    answer = _fn(demo, "answer")
+    frames = list(answer("What is EBITDA?", run_id, True, 0.0, 0.9, 64, 1.1, 3))
+    *pane_updates, sources_md, order, name, held, reveal_btn = frames[-1]
+    assert [p.label for p in pane_updates] == ["Answer A", "Answer B", "Answer C"]
+    assert sources_md == "" and "EBITDA" in held and reveal_btn.visible is True
+    by_kind = dict(zip(order, [p.value for p in pane_updates]))
+    assert by_kind == {"base": "base answer", "tuned": "tuned answer", "rag": "grounded answer"}
+    *labels, shown_sources, btn = _fn(demo, "do_reveal")(order, name, held)
+    assert all("=" in lab.label for lab in labels) and shown_sources == held and btn.visible is False
+    tuned_pane = order.index("tuned")
+    assert labels[tuned_pane].label.endswith("Fine-tuned: sentiment")
+
+
+def test_unevaluated_run_and_no_run(home):
+    folder = make_registered_run(evaluated=False)
+    summary, table, image, *_ = ct.load_eval_view(folder.name)
+    assert "No evaluation yet" in summary and image is None and len(table) == 0
+    assert "Pick a fine-tuned run" in ct.load_eval_view(None)[0]
+    choices = ct.run_choices()
+    assert choices and choices[0][1] == folder.name
+
+
+def test_blind_mode_needs_a_run(home):
+    with gr.Blocks() as demo:
+        ct.build(FakeShared())
+    with pytest.raises(gr.Error, match="Blind mode needs"):
+        list(_fn(demo, "answer")("q", None, True, 0.0, 0.9, 64, 1.1, 3))
+    with pytest.raises(gr.Error, match="Type a question"):
+        list(_fn(demo, "answer")("  ", None, False, 0.0, 0.9, 64, 1.1, 3))
