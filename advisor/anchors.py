@@ -63,6 +63,11 @@ def anchors() -> tuple[Anchor, ...]:
 @lru_cache(maxsize=1)
 def anchor_matrix():
     """Embeddings of all anchor goals, (n_anchors, dim), computed once per process."""
+    from advisor.goal_model import goal_model
+
+    vecs = goal_model().anchor_vecs
+    if vecs is not None and len(vecs) == len(anchors()):
+        return vecs
     from advisor.embed import embed
 
     return embed([a.goal for a in anchors()])

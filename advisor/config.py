@@ -16,7 +16,8 @@ class AdvisorConfig:
     k: int = field(default=7, metadata={"help": "Nearest labelled example goals (anchors) that vote on the approach."})
     temperature: float = field(default=0.04, metadata={"help": "Softmax temperature over anchor similarities: lower = the closest anchors dominate."})
     min_similarity: float = field(default=0.30, metadata={"help": "Below this cosine similarity to every anchor the goal is unlike anything known: ask instead of guessing."})
-    min_margin: float = field(default=0.10, metadata={"help": "If the top two approaches' shares differ by less than this, the goal is ambiguous: ask which one is meant."})
+    min_margin: float = field(default=0.10, metadata={"help": "Clarify band: the goal is vague when the `vague` share is within this of the best approach's share."})
+    tie_margin: float = field(default=0.05, metadata={"help": "If the top two approaches' shares differ by less than this, ask which one is meant."})
     signal_threshold: float = field(default=0.2, metadata={"help": "A signal (freshness, label set, ...) is reported when its vote share reaches this."})
     facet_threshold: float = field(default=0.5, metadata={"help": "A clause counts as asking for a facet (fixed format, current facts, ...) when its similarity to a facet phrase reaches this."})
     both_facet_threshold: float = field(default=0.6, metadata={"help": "A clause asking for the other side (a format/style on a knowledge goal, current facts on a mapping goal) at this similarity makes the answer `both`."})
@@ -28,7 +29,7 @@ class AdvisorConfig:
             raise AdvisorError(f"AdvisorConfig.k={self.k} must be at least 1; use e.g. 7.")
         if self.temperature <= 0:
             raise AdvisorError(f"AdvisorConfig.temperature={self.temperature} must be positive; use e.g. 0.04.")
-        for name in ("min_similarity", "min_margin", "facet_threshold", "both_facet_threshold", "signal_threshold", "unclear_confidence_cap"):
+        for name in ("min_similarity", "min_margin", "tie_margin", "facet_threshold", "both_facet_threshold", "signal_threshold", "unclear_confidence_cap"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise AdvisorError(f"AdvisorConfig.{name}={value} must be between 0 and 1.")

@@ -1,8 +1,9 @@
 """Combine the goal's meaning, the data's shape and the machine into a Recommendation (+ a TrainPlan).
 
-1. Goal: approach shares from the anchor read-out (advisor.goal), signals from the nearest example goals.
+1. Goal: approach shares from the goal classifier (advisor.goal_model: whole-goal readout + knowledge and
+   behaviour axes read per clause, stacked), signals from the nearest example goals.
 2. Data (optional): its kind adds evidence — a label set or fixed format → fine-tune, unique facts → RAG.
-3. Shares are added and renormalised; a compound goal whose clauses ask for both sides becomes `both`.
+3. Shares are added and renormalised; a knowledge goal with mapping data becomes `both`.
 4. Vague goals (closest to the vague examples, or unlike every example) and near-ties ask a question instead
    of guessing; goal/data contradictions raise a warning.
 5. For `finetune` / `both` the planner writes the TrainPlan sized to the machine.
@@ -78,6 +79,53 @@ def _data_evidence(p: DataProfile) -> tuple[dict[str, float], str]:
     return {"finetune": 0.4 if n >= 200 else 0.2}, f"data: {p.summary} → a transformation fine-tuning can learn from examples"
 
 
+def is_vague(shares: dict[str, float], top_similarity: float, cfg: AdvisorConfig) -> bool:
+    """The calibrated clarify band: `vague` is (nearly) the top share, or the goal is unlike every example goal."""
+    best = max(shares[a] for a in APPROACHES)
+    return shares["vague"] >= best - cfg.min_margin or top_similarity < cfg.min_similarity
+
+
+def goal_only_outcome(shares: dict[str, float], top_similarity: float, cfg: AdvisorConfig) -> str:
+    """The decision for a goal without data: an approach, or "clarify" (vague goal or near-tie). Used by the CV benchmark."""
+    if is_vague(shares, top_similarity, cfg):
+        return "clarify"
+    ranked = sorted(APPROACHES, key=lambda a: shares[a], reverse=True)
+    if shares[ranked[0]] - shares[ranked[1]] < cfg.tie_margin and frozenset(ranked[:2]) in QUESTIONS:
+        return "clarify"
+    return ranked[0]
+
+
+def _axes_dict(axes) -> dict:
+    if axes is None:
+        return {}
+    return {"knowledge": round(axes.knowledge, 3), "behaviour": round(axes.behaviour, 3),
+            "knowledge_part": {"clause": axes.knowledge_part[0], "score": round(axes.knowledge_part[1], 3)},
+            "behaviour_part": {"clause": axes.behaviour_part[0], "score": round(axes.behaviour_part[1], 3)},
+            "compound": round(axes.compound, 3), "compound_parts": list(axes.compound_parts) if axes.compound_parts else None}
+
+
+def _axis_reasons(gs: GoalSignals, approach: str) -> list[str]:
+    """Name the axis behind the answer and the clause it was read on."""
+    ax = gs.axes
+    if ax is None:
+        return []
+    out = []
+    if approach == "both" and ax.compound_parts and ax.compound >= 0.5:
+        k_part, b_part = ax.compound_parts
+        out.append(f'knowledge + behaviour: the part "{k_part}" needs facts the model cannot know and the part "{b_part}" '
+                   f'asks for a learned output (compound score {ax.compound:.2f}) → retrieval for the facts, a fine-tuned adapter for the behaviour')
+    elif approach in ("rag", "both"):
+        out.append(f'knowledge axis {ax.knowledge_part[1]:.2f}: "{ax.knowledge_part[0]}" asks for specific, current or '
+                   f'documented facts → retrieval supplies them')
+    if approach == "finetune" or (approach == "both" and not (ax.compound_parts and ax.compound >= 0.5)):
+        out.append(f'behaviour axis {ax.behaviour_part[1]:.2f}: "{ax.behaviour_part[0]}" asks for a learned output '
+                   f'(labels, format, style or domain language) → fine-tuning learns it from examples')
+    if approach == "prompt":
+        out.append(f"task type: neither specific knowledge (axis {max(ax.knowledge, ax.knowledge_part[1] * 0.5):.2f}) nor a learned "
+                   f"output (axis {max(ax.behaviour, ax.behaviour_part[1] * 0.5):.2f}) → a generic task an instruct model does from a prompt")
+    return out
+
+
 def _signal_reasons(gs: GoalSignals, approach: str, cfg: AdvisorConfig) -> list[str]:
     table = signal_table()
     wanted = SIDE_OF[approach]
@@ -140,19 +188,12 @@ class Advisor:
         approach, runner_up = ranked[0], ranked[1]
         goal_best = max(goal_shares, key=goal_shares.get)
 
-        # Compound goals: one clause asks for knowledge, another for a behaviour (or the data supplies it).
-        sides = gs.facet_sides()
-        strong = lambda side: [f for f in sides.get(side, []) if f.similarity >= cfg.both_facet_threshold]  # noqa: E731
+        # The goal classifier already weighs compound goals (knowledge in one clause, behaviour in another);
+        # attached mapping data can still turn a knowledge goal into `both`.
         composed = None
-        if approach == "rag" and strong("finetune"):
-            composed = "the goal also asks for a behaviour"
-        elif approach == "finetune" and strong("rag"):
-            composed = "the goal also needs changing or sourced facts"
-        elif approach == "rag" and prof is not None and prof.kind in ("label_set", "format") and prof.n_rows >= 200:
+        if approach == "rag" and prof is not None and prof.kind in ("label_set", "format") and prof.n_rows >= 200:
             composed = "the goal needs knowledge while the data teaches a mapping"
-        if composed:
-            approach = "both"
-            runner_up = ranked[0]
+            approach, runner_up = "both", ranked[0]
 
         # Contradiction between goal and data.
         if prof is not None and prof.kind == "facts" and goal_best in ("finetune", "both"):
@@ -165,23 +206,25 @@ class Advisor:
         # Vague / ambiguous → ask.
         needs, question = False, None
         margin = combined[ranked[0]] - combined[ranked[1]]
-        if vague >= max(goal_shares.values()) - cfg.min_margin or gs.top_similarity < cfg.min_similarity:
+        if is_vague(gs.shares, gs.top_similarity, cfg):
             needs, question = True, VAGUE_QUESTION
             reasons.append(f"unclear goal: {signal_table()['vague'].reason} (closest example goal: \"{gs.neighbours[0].goal}\")")
-        elif not composed and margin < cfg.min_margin and frozenset({ranked[0], ranked[1]}) in QUESTIONS:
+        elif not composed and margin < cfg.tie_margin and frozenset({ranked[0], ranked[1]}) in QUESTIONS:
             needs, question = True, QUESTIONS[frozenset({ranked[0], ranked[1]})]
             reasons.append(f"ambiguous goal: {ranked[0]} ({combined[ranked[0]]:.0%}) and {ranked[1]} "
                            f"({combined[ranked[1]]:.0%}) are nearly tied")
 
         if not needs:
+            reasons.extend(_axis_reasons(gs, approach))
             reasons.extend(_signal_reasons(gs, approach, cfg))
         if data_reason:
             reasons.append(data_reason)
         if composed:
             reasons.append(f"both: {composed} → retrieval for the facts, a fine-tuned adapter for the behaviour")
-        if not reasons or (not needs and len(reasons) == (1 if data_reason else 0)):
-            nb = gs.neighbours[0]
-            reasons.insert(0, f'meaning: the goal is closest to the example "{nb.goal}" ({nb.approach}, similarity {nb.similarity:.2f})')
+        if not needs:
+            nb = next((n for n in gs.neighbours if n.approach == approach), gs.neighbours[0])
+            reasons.append(f'nearest example: "{nb.goal}" ({nb.approach}, similarity {nb.similarity:.2f}) → '
+                           f'goal shares {", ".join(f"{a} {goal_shares[a]:.0%}" for a in sorted(goal_shares, key=goal_shares.get, reverse=True)[:2])}')
 
         if composed:
             conf = min(0.9, 0.5 + 0.5 * (combined["rag"] + combined["both"] + combined["finetune"]) * 0.8)
@@ -199,6 +242,8 @@ class Advisor:
                 "combined_shares": {k: round(v, 3) for k, v in combined.items()},
                 "signals": {k: round(v, 3) for k, v in gs.signals.items()},
                 "facets": {k: {"clause": f.clause, "like": f.phrase, "similarity": f.similarity} for k, f in gs.facets.items()},
+                "axes": _axes_dict(gs.axes),
+                "features": gs.features,
                 "nearest_examples": [{"goal": n.goal, "approach": n.approach, "similarity": n.similarity} for n in gs.neighbours[:3]],
             },
         )

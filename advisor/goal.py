@@ -1,7 +1,8 @@
-"""What the goal's meaning says — three embedding-based readings of the goal (all-MiniLM-L6-v2):
+"""What the goal's meaning says — embedding-based readings of the goal (all-MiniLM-L6-v2):
 
-1. **Approach shares**: a logistic-regression read-out trained on the labelled example goals in
-   ``advisor/data/anchors.jsonl`` (rag / finetune / both / prompt / vague) gives a probability per label.
+1. **Approach shares**: the goal classifier (``advisor.goal_model``): a read-out on the whole goal plus a
+   *knowledge* axis and a *behaviour* axis read on every clause, combined by a stacked logistic regression
+   trained on the labelled example goals in ``advisor/data/anchors.jsonl`` (rag / finetune / both / prompt / vague).
 2. **Nearest examples**: the k most similar anchors, with the signals they carry (freshness, label set,
    style, ...), so each reason can name the example goal it came from.
 3. **Facets per clause**: the goal is cut into clauses (at punctuation and connectives such as "and",
@@ -12,12 +13,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
-from advisor.anchors import ANCHOR_LABELS, DATA_DIR, anchor_matrix, anchors, signals
+from advisor.anchors import ANCHOR_LABELS, anchor_matrix, anchors, signals
 from advisor.config import AdvisorConfig
 from advisor.errors import AdvisorError
 
@@ -55,6 +56,8 @@ class GoalSignals:
     signal_examples: dict[str, str]  # signal -> nearest anchor goal carrying it
     facets: dict[str, Facet] = field(default_factory=dict)  # signal -> best clause match (above threshold)
     neighbours: list[Neighbour] = field(default_factory=list)
+    axes: Any = None  # advisor.goal_model.AxisReading: knowledge / behaviour per clause
+    features: dict[str, float] = field(default_factory=dict)  # the stacker's named inputs
 
     @property
     def top_similarity(self) -> float:
@@ -97,20 +100,15 @@ def clauses(goal: str, min_words: int = 2, max_chunks: int = 3) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _facet_table():
-    rows = [json.loads(line) for line in (DATA_DIR / "facets.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    pairs = [(row["signal"], phrase) for row in rows for phrase in row["phrases"]]
-    from advisor.embed import embed
+    from advisor.goal_model import facet_phrases, goal_model
 
-    return pairs, embed([p for _, p in pairs])
+    pairs = facet_phrases()
+    vecs = goal_model().facet_vecs
+    if vecs is None or len(vecs) != len(pairs):
+        from advisor.embed import embed
 
-
-@lru_cache(maxsize=1)
-def _readout():
-    """Multinomial logistic regression from anchor embeddings to labels (fit once, ~100 ms)."""
-    from sklearn.linear_model import LogisticRegression
-
-    labels = [a.approach for a in anchors()]
-    return LogisticRegression(C=10.0, max_iter=3000).fit(anchor_matrix(), labels)
+        vecs = embed([p for _, p in pairs])
+    return pairs, vecs
 
 
 def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[GoalSignals]:
@@ -120,24 +118,26 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
     from advisor.embed import embed
 
     config = config or AdvisorConfig()
-    texts = [check_goal(g) for g in goals]
-    goal_vecs = embed(texts)
-    readout = _readout()
-    probs = readout.predict_proba(goal_vecs)
-    table = anchors()
-    sims_all = goal_vecs @ anchor_matrix().T
+    from advisor.goal_model import FEATURES, clause_spans, goal_model
 
-    clause_lists = [clauses(t) for t in texts]
+    model = goal_model()
+    texts = [check_goal(g) for g in goals]
+    clause_lists = [clause_spans(t) for t in texts]
     flat = [c for cl in clause_lists for c in cl]
     clause_vecs = embed(flat)
+    goal_vecs = np.stack([clause_vecs[sum(len(c) for c in clause_lists[:n]) + cl.index(t)]
+                          for n, (t, cl) in enumerate(zip(texts, clause_lists))])
+    table = anchors()
+    sims_all = goal_vecs @ anchor_matrix().T
     facet_pairs, facet_vecs = _facet_table()
-    facet_sims = clause_vecs @ facet_vecs.T  # (n_clauses, n_phrases)
 
     out, offset = [], 0
-    for text, prob, sims, cls in zip(texts, probs, sims_all, clause_lists):
+    for text, gvec, sims, cls in zip(texts, goal_vecs, sims_all, clause_lists):
+        block = clause_vecs[offset: offset + len(cls)]
+        offset += len(cls)
+        probs, axes, feats = model.read(text, gvec, cls, block)
         shares = dict.fromkeys(ANCHOR_LABELS, 0.0)
-        for label, p in zip(readout.classes_, prob):
-            shares[str(label)] = float(p)
+        shares.update(probs)
 
         order = np.argsort(-sims)[: config.k]
         top = sims[order]
@@ -154,15 +154,15 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
             neighbours.append(Neighbour(anchor.goal, anchor.approach, round(float(sim), 3)))
 
         facets: dict[str, Facet] = {}
-        block = facet_sims[offset: offset + len(cls)]
-        offset += len(cls)
+        block = block @ facet_vecs.T
         for (signal, phrase), col in zip(facet_pairs, block.T):
             i = int(np.argmax(col))
             s = float(col[i])
             if s >= config.facet_threshold and (signal not in facets or s > facets[signal].similarity):
                 facets[signal] = Facet(signal, cls[i], phrase, round(s, 3))
         out.append(GoalSignals(goal=text, shares=shares, signals=dict(sorted(sig.items(), key=lambda kv: -kv[1])),
-                               signal_examples=examples, facets=facets, neighbours=neighbours))
+                               signal_examples=examples, facets=facets, neighbours=neighbours,
+                               axes=axes, features={n: round(float(v), 3) for n, v in zip(FEATURES, feats)}))
     return out
 
 

@@ -1,11 +1,15 @@
 """Goal → approach, table-driven over goals the team wrote.
 
-Two tables, both kept apart from the embedding anchors in ``advisor/data/anchors.jsonl``:
+Tables kept apart from the example goals in ``advisor/data/anchors.jsonl`` (the classifier's training data):
 
-* ``DEV_GOALS`` — the method's thresholds were tuned while looking at these.
-* ``DEV_GOALS_2`` — the first held-out set; after its one evaluation (87.5 %) it joined the tuning set.
-* ``HELDOUT_GOALS`` — written before the second round of tuning and never used to tune anything; the
-  target is ≥ 90 %. It currently scores 29/40 (72.5 %): the test is marked xfail so the gap stays visible.
+* ``DEV_GOALS``, ``DEV_GOALS_2``, ``HELDOUT_GOALS`` — the **tuning set** (100 goals). The earlier held-out
+  sets were each scored once and then joined it; the classifier's second version (goal_model) was tuned
+  while looking at all three. Target ≥ 90 %.
+* ``tests/data/advisor_heldout_goals.jsonl`` — 52 goals split off at random (seeded, stratified 15 %)
+  from the new example goals *before* the classifier was built, never trained or tuned on. It scored
+  44/52 (84.6 %) on its one evaluation, below the 90 % target: that test is xfail so the gap stays visible,
+  with a floor at the recorded number.
+* ``tests/data/advisor_blind_goals.jsonl`` — written blind by another engineer; scored by the lead.
 
 ``"clarify"`` means the advisor must say the goal is too vague and ask for the missing piece.
 """
@@ -13,7 +17,13 @@ Two tables, both kept apart from the embedding anchors in ``advisor/data/anchors
 from __future__ import annotations
 
 
+import json
+from pathlib import Path
+
 import pytest
+
+HELDOUT_FILE = Path(__file__).parent / "data" / "advisor_heldout_goals.jsonl"
+SPLIT_GOALS = [(r["goal"], r["want"]) for r in map(json.loads, HELDOUT_FILE.read_text(encoding="utf-8").splitlines()) if r]
 
 
 DEV_GOALS = [
@@ -138,6 +148,9 @@ HELDOUT_GOALS = [
 ]
 
 
+TUNING_GOALS = DEV_GOALS + DEV_GOALS_2 + HELDOUT_GOALS
+
+
 @pytest.fixture(scope="module")
 def advisor():
     from advisor.decide import Advisor
@@ -160,39 +173,62 @@ def test_tables_are_separate_from_the_anchors():
     from advisor.anchors import anchors
 
     anchor_goals = {a.goal.lower() for a in anchors()}
-    for g, _ in DEV_GOALS + DEV_GOALS_2 + HELDOUT_GOALS:
+    for g, _ in TUNING_GOALS + SPLIT_GOALS:
         assert g.lower() not in anchor_goals, g
     assert not {g for g, _ in HELDOUT_GOALS} & {g for g, _ in DEV_GOALS + DEV_GOALS_2}
-    assert len(DEV_GOALS) + len(DEV_GOALS_2) + len(HELDOUT_GOALS) >= 40
-    for table in (DEV_GOALS + DEV_GOALS_2, HELDOUT_GOALS):
+    assert not {g.lower() for g, _ in SPLIT_GOALS} & {g.lower() for g, _ in TUNING_GOALS}
+    assert len(TUNING_GOALS) >= 40 and len(SPLIT_GOALS) >= 40
+    for table in (TUNING_GOALS, SPLIT_GOALS):
         assert {want for _, want in table} == {"rag", "finetune", "both", "prompt", "clarify"}
 
 
-@pytest.mark.parametrize("goal,want", DEV_GOALS + DEV_GOALS_2)
-def test_dev_goal(advisor, goal, want):
+@pytest.mark.parametrize("goal,want", TUNING_GOALS)
+def test_tuning_goal(advisor, goal, want):
     rec = advisor.advise(goal)
     assert rec.reasons and all(isinstance(r, str) and r for r in rec.reasons)
     assert 0 <= rec.confidence <= 1
     if _outcome(rec) != want:
-        pytest.xfail(f"known dev miss: got {_outcome(rec)} ({rec.reasons[0]})")
+        pytest.xfail(f"known tuning-set miss: got {_outcome(rec)} ({rec.reasons[0]})")
 
 
-def test_dev_accuracy_at_least_90_percent(advisor):
-    acc, misses = _score(advisor, DEV_GOALS + DEV_GOALS_2)
+def test_tuning_accuracy_at_least_90_percent(advisor):
+    acc, misses = _score(advisor, TUNING_GOALS)
     assert acc >= 0.9, misses
 
 
-@pytest.mark.xfail(strict=False, reason="held-out accuracy is ~72% (29/40) < the 90% target; see docs/advisor.md")
-def test_heldout_accuracy_at_least_90_percent(advisor):
-    acc, misses = _score(advisor, HELDOUT_GOALS)
-    print(f"held-out accuracy {acc:.1%}; misses: {misses}")
-    assert acc >= 0.9, f"held-out accuracy {acc:.1%}: {misses}"
+@pytest.mark.xfail(strict=False, reason="held-out split scored 84.6% (44/52) < the 90% target on its one evaluation; see docs/advisor.md")
+def test_heldout_split_accuracy_at_least_90_percent(advisor):
+    acc, misses = _score(advisor, SPLIT_GOALS)
+    print(f"held-out split accuracy {acc:.1%}; misses: {misses}")
+    assert acc >= 0.9, f"held-out split accuracy {acc:.1%}: {misses}"
 
 
-def test_heldout_accuracy_floor(advisor):
-    """Guards against regressions while the 90% target is open: no worse than the recorded 72% (29/40)."""
-    acc, misses = _score(advisor, HELDOUT_GOALS)
-    assert acc >= 0.725, misses
+def test_heldout_split_accuracy_floor(advisor):
+    """Guards against regressions while the 90% target is open: no worse than the recorded 84.6% (44/52)."""
+    acc, misses = _score(advisor, SPLIT_GOALS)
+    assert acc >= 44 / 52 - 1e-9, misses
+
+
+def test_shipped_goal_model_matches_the_example_goals():
+    """Editing anchors.jsonl / facets.jsonl / signals.json needs `python -m advisor.goal_model` to refit the shipped weights."""
+    from advisor.goal_model import MODEL_FILE, GoalModel, fingerprint
+
+    assert GoalModel.load(MODEL_FILE).fingerprint == fingerprint()
+
+
+@pytest.mark.parametrize("goal,want", [
+    ("Summarise a bank's annual report in five bullet points", "prompt"),  # generic task on a finance topic
+    ("Explain banking abbreviations such as SEPA and IBAN", "rag"),  # abbreviations are glossary facts
+])
+def test_known_confusions(advisor, goal, want):
+    assert _outcome(advisor.advise(goal)) == want
+
+
+def test_compound_goal_names_both_clauses(advisor):
+    rec = advisor.advise("Answer questions about today's FX rates in our bank's standard chat reply format")
+    assert rec.approach == "both"
+    assert any(r.startswith("knowledge + behaviour") and "standard chat reply format" in r for r in rec.reasons), rec.reasons
+    assert rec.evidence["axes"]["compound"] >= 0.5
 
 
 @pytest.mark.parametrize("goal", ["Help me with AI", "Make it better", "We need a finance model"])

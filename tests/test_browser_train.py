@@ -89,7 +89,8 @@ def test_upload_train_stop_resume_finish_then_chat(real_model_path, tmp_path, tw
         page.locator("#compare-ask").click()
         page.wait_for_function(
             "() => ['compare-pane-1', 'compare-pane-2', 'compare-pane-3'].every(id => {"
-            " const t = document.querySelector('#' + id + ' textarea'); return t && t.value.trim().length > 0; })",
+            " const t = document.querySelector('#' + id + ' textarea');"
+            " return t && t.value.trim().length > 0 && !t.value.includes('waiting for its turn'); })",
             timeout=300_000,
         )
         page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)

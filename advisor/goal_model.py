@@ -1,0 +1,249 @@
+"""The goal classifier: MiniLM embeddings → two axes per clause → a small stacked read-out.
+
+Three linear models over all-MiniLM-L6-v2 embeddings, all fit on the labelled example goals
+(``advisor/data/anchors.jsonl``) and the clause-level facet phrases (``advisor/data/facets.jsonl``):
+
+* **readout** — 5-way logistic regression on the whole goal (rag / finetune / both / prompt / vague).
+* **knowledge axis** — "does this text ask for facts the model cannot know: current, specific, documented,
+  cited, or definitions of terms?" Positives: RAG goals and knowledge-side facet phrases. Negatives:
+  fine-tune / prompt / vague goals *and every clause of them* (a clause of a pure mapping or generic goal
+  asks for no knowledge), plus behaviour-side and generic facet phrases.
+* **behaviour axis** — "does this text ask for a learned output: a fixed label set, a format, a style, a
+  domain's language?" Built the same way with the sides swapped.
+
+Both axes are read on the whole goal and on each clause span (``advisor.goal.clauses``). The stacker, a
+5-way logistic regression over ten named features (the readout's log-probabilities, each axis on the
+whole goal and on its best clause, and *knowledge in one clause + behaviour in a separate clause*), gives
+the final shares. It is trained on out-of-fold features so it learns how far to trust each part.
+
+The fitted weights and the anchor/facet embeddings are shipped in ``advisor/data/goal_model.npz`` together
+with a fingerprint of the data files; if the data changes the model is refit at first use (and
+``python -m advisor.goal_model`` rewrites the shipped file). Prediction is plain numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from advisor.anchors import ANCHOR_LABELS, DATA_DIR, anchors, signals
+
+MODEL_FILE = DATA_DIR / "goal_model.npz"
+MODEL_VERSION = "goal-model-2"
+FEATURES = tuple(f"log p({label})" for label in ANCHOR_LABELS) + (
+    "knowledge (whole goal)", "behaviour (whole goal)", "knowledge (best part)", "behaviour (best part)",
+    "knowledge and behaviour in separate parts",
+)
+READOUT_C, AXIS_C, STACK_C, INNER_FOLDS = 10.0, 10.0, 1.0, 5
+
+
+def clause_spans(goal: str) -> list[str]:
+    from advisor.goal import clauses
+
+    spans = clauses(goal)
+    return spans if goal in spans else [goal] + spans
+
+
+@dataclass(frozen=True)
+class Linear:
+    coef: np.ndarray  # (n_out, d); n_out == 1 for a binary axis
+    intercept: np.ndarray
+    classes: tuple[str, ...]
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        z = X @ self.coef.T + self.intercept
+        if self.coef.shape[0] == 1:
+            return 1.0 / (1.0 + np.exp(-z[:, 0]))
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    @classmethod
+    def from_sklearn(cls, m) -> "Linear":
+        return cls(np.asarray(m.coef_, dtype="float64"), np.asarray(m.intercept_, dtype="float64"), tuple(str(c) for c in m.classes_))
+
+
+@dataclass(frozen=True)
+class AxisReading:
+    """The two axes on one goal: scores on the whole goal, the best clause for each, and the compound pair."""
+
+    knowledge: float
+    behaviour: float
+    knowledge_part: tuple[str, float]
+    behaviour_part: tuple[str, float]
+    compound: float
+    compound_parts: tuple[str, str] | None
+
+
+def read_axes(goal: str, spans: list[str], k: np.ndarray, b: np.ndarray) -> AxisReading:
+    gi = spans.index(goal)
+    ki, bi = int(np.argmax(k)), int(np.argmax(b))
+    comp, pair = 0.0, None
+    for i, j in itertools.permutations(range(len(spans)), 2):
+        if spans[i] in spans[j] or spans[j] in spans[i]:
+            continue  # overlapping spans: not two separate requirements
+        s = float(min(k[i], b[j]))
+        if s > comp:
+            comp, pair = s, (spans[i], spans[j])
+    return AxisReading(float(k[gi]), float(b[gi]), (spans[ki], float(k[ki])), (spans[bi], float(b[bi])), comp, pair)
+
+
+@dataclass(frozen=True)
+class GoalModel:
+    readout: Linear
+    knowledge: Linear
+    behaviour: Linear
+    stacker: Linear
+    fingerprint: str
+    anchor_vecs: np.ndarray | None = None
+    facet_vecs: np.ndarray | None = None
+
+    def features(self, goal_vec: np.ndarray, axes: AxisReading) -> np.ndarray:
+        p = self.readout.proba(goal_vec[None, :])[0]
+        order = [self.readout.classes.index(label) for label in ANCHOR_LABELS]
+        return np.array(list(np.log(p[order] + 1e-4)) + [axes.knowledge, axes.behaviour, axes.knowledge_part[1],
+                                                         axes.behaviour_part[1], axes.compound])
+
+    def read(self, goal: str, goal_vec: np.ndarray, spans: list[str], span_vecs: np.ndarray):
+        """(shares per label, AxisReading, feature vector) for one goal; spans must include the goal."""
+        k = self.knowledge.proba(span_vecs)
+        b = self.behaviour.proba(span_vecs)
+        axes = read_axes(goal, spans, k, b)
+        f = self.features(goal_vec, axes)
+        p = self.stacker.proba(f[None, :])[0]
+        return {c: float(v) for c, v in zip(self.stacker.classes, p)}, axes, f
+
+    def save(self, path: Path) -> None:
+        arrays = {}
+        for name in ("readout", "knowledge", "behaviour", "stacker"):
+            lin: Linear = getattr(self, name)
+            arrays[f"{name}_coef"] = lin.coef
+            arrays[f"{name}_intercept"] = lin.intercept
+            arrays[f"{name}_classes"] = np.array(lin.classes)
+        arrays["fingerprint"] = np.array(self.fingerprint)
+        if self.anchor_vecs is not None:
+            arrays["anchor_vecs"] = self.anchor_vecs.astype("float16")
+        if self.facet_vecs is not None:
+            arrays["facet_vecs"] = self.facet_vecs.astype("float16")
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "GoalModel":
+        with np.load(path, allow_pickle=False) as z:
+            lin = {name: Linear(z[f"{name}_coef"], z[f"{name}_intercept"], tuple(str(c) for c in z[f"{name}_classes"]))
+                   for name in ("readout", "knowledge", "behaviour", "stacker")}
+            vec = lambda key: z[key].astype("float32") if key in z else None  # noqa: E731
+            return cls(**lin, fingerprint=str(z["fingerprint"]), anchor_vecs=vec("anchor_vecs"), facet_vecs=vec("facet_vecs"))
+
+
+def fingerprint() -> str:
+    h = hashlib.sha256(MODEL_VERSION.encode())
+    for name in ("anchors.jsonl", "facets.jsonl", "signals.json"):
+        h.update((DATA_DIR / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def facet_phrases() -> list[tuple[str, str]]:
+    """(signal, phrase) pairs from facets.jsonl, in file order."""
+    rows = [json.loads(line) for line in (DATA_DIR / "facets.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["signal"], phrase) for row in rows for phrase in row["phrases"]]
+
+
+def fit(goals: Sequence[str], labels: Sequence[str], phrases: Sequence[tuple[str, str]],
+        embed: Callable[[list[str]], np.ndarray], seed: int = 1) -> GoalModel:
+    """Fit the readout, both axes and the stacker (on out-of-fold features) from labelled goals + facet phrases."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    side = {key: s.side for key, s in signals().items()}
+    spans = {g: clause_spans(g) for g in goals}
+    texts = list(dict.fromkeys(list(goals) + [p for _, p in phrases] + [s for g in goals for s in spans[g]]))
+    vecs = dict(zip(texts, embed(texts)))
+    V = lambda ts: np.stack([vecs[t] for t in ts])  # noqa: E731
+    labels = np.asarray(labels)
+
+    def fit_base(idx):
+        readout = LogisticRegression(C=READOUT_C, max_iter=3000).fit(V([goals[i] for i in idx]), labels[idx])
+        axes = {}
+        for axis, pos, neg in (("knowledge", "rag", ("finetune", "prompt", "vague")), ("behaviour", "finetune", ("rag", "prompt", "vague"))):
+            ts, ys = [], []
+            for i in idx:
+                if labels[i] == "both":
+                    continue  # a compound goal asks for both; its clauses are unlabelled
+                ts.append(goals[i]); ys.append(int(labels[i] == pos))
+                if labels[i] in neg:  # no clause of a goal without this need asks for it
+                    extra = [s for s in spans[goals[i]] if s != goals[i]]
+                    ts += extra; ys += [0] * len(extra)
+            for sig, p in phrases:
+                ts.append(p); ys.append(int(side[sig] == ("rag" if axis == "knowledge" else "finetune")))
+            axes[axis] = Linear.from_sklearn(LogisticRegression(C=AXIS_C, max_iter=3000).fit(V(ts), ys))
+        return Linear.from_sklearn(readout), axes["knowledge"], axes["behaviour"]
+
+    def feats(base, idx):
+        m = GoalModel(*base, stacker=None, fingerprint="")  # type: ignore[arg-type]
+        out = []
+        for i in idx:
+            g = goals[i]
+            S = V(spans[g])
+            axes = read_axes(g, spans[g], m.knowledge.proba(S), m.behaviour.proba(S))
+            out.append(m.features(vecs[g], axes))
+        return np.array(out)
+
+    F = np.zeros((len(goals), len(FEATURES)))
+    folds = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
+    for tr, te in folds.split(labels, labels):
+        F[te] = feats(fit_base(tr), te)
+    base = fit_base(np.arange(len(goals)))
+    stacker = Linear.from_sklearn(LogisticRegression(C=STACK_C, max_iter=3000).fit(F, labels))
+    return GoalModel(*base, stacker=stacker, fingerprint="")
+
+
+def build(embed: Callable[[list[str]], np.ndarray] | None = None) -> GoalModel:
+    """Fit on the shipped anchors and facets; also stores their embeddings for the nearest-example reasons."""
+    if embed is None:
+        from advisor.embed import embed
+    raw, memo = embed, {}
+
+    def embed(texts: list[str]) -> np.ndarray:  # noqa: F811 — memoised: anchors are embedded once
+        todo = [t for t in dict.fromkeys(texts) if t not in memo]
+        if todo:
+            memo.update(zip(todo, raw(todo)))
+        return np.stack([memo[t] for t in texts])
+
+    table = anchors()
+    phrases = facet_phrases()
+    m = fit([a.goal for a in table], [a.approach for a in table], phrases, embed)
+    return GoalModel(m.readout, m.knowledge, m.behaviour, m.stacker, fingerprint(),
+                     anchor_vecs=embed([a.goal for a in table]), facet_vecs=embed([p for _, p in phrases]))
+
+
+@lru_cache(maxsize=1)
+def goal_model() -> GoalModel:
+    """The shipped model when it matches the data files, else a fresh fit (slow: embeds every anchor clause)."""
+    fp = fingerprint()
+    if MODEL_FILE.exists():
+        m = GoalModel.load(MODEL_FILE)
+        if m.fingerprint == fp:
+            return m
+    import logging
+
+    logging.getLogger(__name__).warning("advisor/data/goal_model.npz is missing or older than the example goals; refitting "
+                                        "(run `python -m advisor.goal_model` to update the shipped file).")
+    return build()
+
+
+def main() -> None:
+    m = build()
+    m.save(MODEL_FILE)
+    print(f"wrote {MODEL_FILE} (fingerprint {m.fingerprint}, {len(anchors())} example goals, {len(facet_phrases())} facet phrases)")
+
+
+if __name__ == "__main__":
+    main()
