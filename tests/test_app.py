@@ -48,3 +48,22 @@ def test_browser_chat_streams_an_answer(app_url, tmp_path):
         assert "EBITDA" in answer or "earnings" in answer.lower()
         assert "smollm2" in page.locator("#model-info").inner_text()
         page.screenshot(path=str(tmp_path / "chat.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (scripts/test.sh installs it)")
+def test_browser_glossary_answer_cites_its_definitions(app_url, tmp_path):
+    with browser_page(app_url) as page:
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#chat-use-glossary input").check()
+        page.locator("#chat-input textarea").fill("What is a letter of credit?")
+        page.locator("#chat-send").click()
+        page.wait_for_function(
+            "() => { const m = document.querySelectorAll('#chat-bot .message');"
+            " return m.length >= 2 && m[m.length - 1].innerText.includes('Sources'); }",
+            timeout=240_000,
+        )
+        answer = page.locator("#chat-bot .message").last.inner_text()
+        assert "letter of credit" in answer.lower().split("sources", 1)[1], "the letter-of-credit definition must be cited"
+        assert "score" in answer
+        page.screenshot(path=str(tmp_path / "glossary-chat.png"))

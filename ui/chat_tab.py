@@ -28,8 +28,8 @@ def history_to_messages(history: list[dict], system: str) -> list[dict]:
     messages = [{"role": "system", "content": system}] if system.strip() else []
     for item in history:
         text = message_text(item.get("content"))
-        if item.get("role") == "assistant":
-            text = text.split("\n\n**Sources**", 1)[0]
+        if item.get("role") == "assistant":  # citations are for the reader, not the model
+            text = text.split("\n\n**Sources**", 1)[0].split("\n\n*Sources:", 1)[0]
         messages.append({"role": item["role"], "content": text})
     return messages
 
