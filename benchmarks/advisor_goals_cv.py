@@ -5,6 +5,8 @@ the other folds and scores the held-out goals with the same goal-only decision r
 band / near-tie → "clarify"; the "unlike every example" check uses the training folds' anchors only).
 
     python benchmarks/advisor_goals_cv.py [--folds 5] [--repeats 1] [--cache /tmp/advisor_emb.pkl] [--misses]
+
+Prints a table per class and writes the numbers to ``benchmarks/results/advisor_goals_cv.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=None, help="pickle of text → embedding, reused between runs")
     ap.add_argument("--misses", action="store_true")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "advisor_goals_cv.json")
     args = ap.parse_args(argv)
 
     cfg = AdvisorConfig()
@@ -78,7 +81,13 @@ def main(argv=None) -> int:
     out = {"goals": len(goals), "folds": args.folds, "repeats": args.repeats, "accuracy": round(float(np.mean(accs)), 4),
            "per_repeat": [round(a, 4) for a in accs],
            "per_class": {k: round(float(np.mean(v)), 3) for k, v in sorted(per_class.items())}}
-    print(json.dumps(out, indent=2))
+    print(f"{'class':<10}{'goals':>7}{'accuracy':>10}")
+    for label, hits_of_class in sorted(per_class.items()):
+        print(f"{label:<10}{len(hits_of_class) // args.repeats:>7}{np.mean(hits_of_class):>10.1%}")
+    print(f"{'all':<10}{len(goals):>7}{out['accuracy']:>10.1%}   ({args.folds}-fold CV, {args.repeats} repeat(s))")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
     if args.misses:
         for row in misses:
             print(json.dumps(row))

@@ -1,8 +1,9 @@
-"""The advisor on goals written blind to its method (tests/data/advisor_blind_goals_v2.jsonl, see its README).
+"""The advisor on goals written blind to its method (``tests/data/advisor_blind_goals_v3/v4.jsonl``, see the README there).
 
-Nobody tuned the method on these goals (the first blind set, scored once at 87.5%, has since become tuning
-data); the score here is the honest estimate of how the advisor does on new goals. Target from the issue:
->= 90%. A goal the advisor answers with a clarifying question counts wrong.
+Two writers who never saw the advisor's code, its example goals or each other's work wrote 48 goals each from
+the product spec's four definitions. Nobody tuned the method on them: they were scored once, on the shipped
+method, and that number is the honest estimate of how the advisor does on new goals. Target from the issue:
+>= 90 %. A goal the advisor answers with a clarifying question counts wrong.
 """
 
 from __future__ import annotations
@@ -13,42 +14,49 @@ from pathlib import Path
 
 import pytest
 
-BLIND = Path(__file__).parent / "data" / "advisor_blind_goals_v2.jsonl"
+DATA = Path(__file__).parent / "data"
+BLIND_SETS = ("advisor_blind_goals_v3.jsonl", "advisor_blind_goals_v4.jsonl")
 TARGET = 0.90
-# Scored once, on the shipped method: 42/48 = 87.5% (misses: routing/extraction with "our" data read as
-# both; knowledge-in-a-template goals read as finetune; one simple explainer read as rag). The floor guards
-# against regressions; the target test stays visible until the method reaches it.
-FLOOR = 0.85
+# Scored once, on the shipped method: 79/96 = 82.3 %. The floor guards against regressions; the target test
+# stays visible (strict xfail) until the method reaches it on goals it has not seen.
+FLOOR = 79 / 96
+
+
+def blind_rows() -> list[dict]:
+    return [json.loads(line) for name in BLIND_SETS for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def blind_results():
     from advisor import Advisor
 
-    rows = [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines() if line.strip()]
-    advisor = Advisor(use_tokenizer=False)
-    recommendations = advisor.advise_many([(row["goal"], None) for row in rows])
-    return [(row, rec) for row, rec in zip(rows, recommendations)]
+    rows = blind_rows()
+    recommendations = Advisor(use_tokenizer=False).advise_many([(row["goal"], None) for row in rows])
+    return list(zip(rows, recommendations))
 
 
-def test_blind_set_covers_all_four_approaches():
-    rows = [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert Counter(r["approach"] for r in rows) == {"rag": 12, "finetune": 12, "both": 12, "prompt": 12}
+def test_blind_sets_cover_all_four_approaches_and_are_not_training_data():
+    from advisor.anchors import anchors
+
+    rows = blind_rows()
+    assert Counter(r["approach"] for r in rows) == {"rag": 24, "finetune": 24, "both": 24, "prompt": 24}
+    assert not {r["goal"].lower() for r in rows} & {a.goal.lower() for a in anchors()}
 
 
 def blind_accuracy(blind_results) -> float:
-    wrong = [(row["approach"], rec.approach, row["goal"]) for row, rec in blind_results
+    wrong = [(row["approach"], "clarify" if rec.needs_clarification else rec.approach, row["goal"]) for row, rec in blind_results
              if rec.needs_clarification or rec.approach != row["approach"]]
-    print(f"\nblind accuracy {1 - len(wrong) / len(blind_results):.1%} ({len(blind_results) - len(wrong)}/{len(blind_results)})")
+    right = len(blind_results) - len(wrong)
+    print(f"\nblind accuracy {right / len(blind_results):.1%} ({right}/{len(blind_results)})")
     for expected, got, goal in wrong:
         print(f"  expected {expected:<8} got {got:<8} {goal}")
-    return 1 - len(wrong) / len(blind_results)
+    return right / len(blind_results)
 
 
 def test_blind_accuracy_floor(blind_results):
-    assert blind_accuracy(blind_results) >= FLOOR
+    assert blind_accuracy(blind_results) >= FLOOR - 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="blind accuracy is 87.5% (42/48), below the 90% target; see docs/advisor.md")
+@pytest.mark.xfail(strict=True, reason="blind accuracy is 82.3% (79/96), below the 90% target; see docs/advisor.md")
 def test_blind_accuracy_meets_target(blind_results):
     assert blind_accuracy(blind_results) >= TARGET
