@@ -63,6 +63,8 @@ def _data_evidence(p: DataProfile) -> tuple[dict[str, float], str]:
     """(approach -> evidence, reason sentence) for the data's kind."""
     n = p.n_rows
     if p.kind == "label_set":
+        if n >= 1000:  # more labelled rows than any prompt can hold: the data itself defines the mapping
+            return {"finetune": 1.0}, f"data: {p.summary} → a mapping the model can learn; far more examples than fit in a prompt"
         if n >= 200:
             return {"finetune": 0.6}, f"data: {p.summary} → a mapping the model can learn"
         if n >= 50:
@@ -104,6 +106,15 @@ def _axes_dict(axes) -> dict:
             "compound": round(axes.compound, 3), "compound_parts": list(axes.compound_parts) if axes.compound_parts else None}
 
 
+def _one_axis_reason(axis: str, part: tuple[str, float], need: str, remedy: str, technique: str) -> str:
+    """One axis's reason; below 0.5 no clause carries the need, so the reason says the whole goal decided."""
+    clause, score = part
+    if score >= 0.5:
+        return f'{axis} axis {score:.2f}: "{clause}" asks for {need} → {remedy}'
+    return (f"{axis} axis {score:.2f} (weak): no single part clearly asks for {need.split(' (')[0]}; the goal as a whole "
+            f"reads like the example goals that need {technique} → check the nearest examples below")
+
+
 def _axis_reasons(gs: GoalSignals, approach: str) -> list[str]:
     """Name the axis behind the answer and the clause it was read on."""
     ax = gs.axes
@@ -115,11 +126,11 @@ def _axis_reasons(gs: GoalSignals, approach: str) -> list[str]:
         out.append(f'knowledge + behaviour: the part "{k_part}" needs facts the model cannot know and the part "{b_part}" '
                    f'asks for a learned output (compound score {ax.compound:.2f}) → retrieval for the facts, a fine-tuned adapter for the behaviour')
     elif approach in ("rag", "both"):
-        out.append(f'knowledge axis {ax.knowledge_part[1]:.2f}: "{ax.knowledge_part[0]}" asks for specific, current or '
-                   f'documented facts → retrieval supplies them')
+        out.append(_one_axis_reason("knowledge", ax.knowledge_part, "specific, current or documented facts",
+                                    "retrieval supplies them", "retrieval"))
     if approach == "finetune" or (approach == "both" and not (ax.compound_parts and ax.compound >= 0.5)):
-        out.append(f'behaviour axis {ax.behaviour_part[1]:.2f}: "{ax.behaviour_part[0]}" asks for a learned output '
-                   f'(labels, format, style or domain language) → fine-tuning learns it from examples')
+        out.append(_one_axis_reason("behaviour", ax.behaviour_part, "a learned output (labels, format, style or domain language)",
+                                    "fine-tuning learns it from examples", "fine-tuning"))
     if approach == "prompt":
         out.append(f"task type: neither specific knowledge (axis {max(ax.knowledge, ax.knowledge_part[1] * 0.5):.2f}) nor a learned "
                    f"output (axis {max(ax.behaviour, ax.behaviour_part[1] * 0.5):.2f}) → a generic task an instruct model does from a prompt")
@@ -191,7 +202,8 @@ class Advisor:
         # The goal classifier already weighs compound goals (knowledge in one clause, behaviour in another);
         # attached mapping data can still turn a knowledge goal into `both`.
         composed = None
-        if approach == "rag" and prof is not None and prof.kind in ("label_set", "format") and prof.n_rows >= 200:
+        mapping_data = prof is not None and prof.kind in ("label_set", "format") and prof.n_rows >= 200
+        if mapping_data and goal_best == "rag" and approach in ("rag", "finetune"):
             composed = "the goal needs knowledge while the data teaches a mapping"
             approach, runner_up = "both", ranked[0]
 
@@ -199,7 +211,7 @@ class Advisor:
         if prof is not None and prof.kind == "facts" and goal_best in ("finetune", "both"):
             warnings.append("These rows look like facts: RAG fits better — index them as a knowledge base and fine-tune only "
                             "the answer style if needed.")
-        if prof is not None and prof.kind in ("label_set", "format") and goal_best in ("rag", "prompt") and prof.n_rows >= 200 and not composed:
+        if prof is not None and prof.kind in ("label_set", "format") and goal_best == "rag" and prof.n_rows >= 200 and not composed:
             warnings.append(f"The goal reads like {goal_best.upper()}, but the data is a {prof.kind.replace('_', ' ')} mapping; "
                             "check you attached the right file.")
 
@@ -209,7 +221,8 @@ class Advisor:
         if is_vague(gs.shares, gs.top_similarity, cfg):
             needs, question = True, VAGUE_QUESTION
             reasons.append(f"unclear goal: {signal_table()['vague'].reason} (closest example goal: \"{gs.neighbours[0].goal}\")")
-        elif not composed and margin < cfg.tie_margin and frozenset({ranked[0], ranked[1]}) in QUESTIONS:
+        elif (not composed and margin < cfg.tie_margin and frozenset({ranked[0], ranked[1]}) in QUESTIONS
+              and not (mapping_data and approach == "finetune")):  # hundreds of labelled rows answer "prompt or fine-tune?"
             needs, question = True, QUESTIONS[frozenset({ranked[0], ranked[1]})]
             reasons.append(f"ambiguous goal: {ranked[0]} ({combined[ranked[0]]:.0%}) and {ranked[1]} "
                            f"({combined[ranked[1]]:.0%}) are nearly tied")

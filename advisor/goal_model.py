@@ -36,12 +36,12 @@ import numpy as np
 from advisor.anchors import ANCHOR_LABELS, DATA_DIR, anchors, signals
 
 MODEL_FILE = DATA_DIR / "goal_model.npz"
-MODEL_VERSION = "goal-model-3"
+MODEL_VERSION = "goal-model-4"
 FEATURES = tuple(f"log p({label})" for label in ANCHOR_LABELS) + (
     "knowledge (whole goal)", "behaviour (whole goal)", "knowledge (best part)", "behaviour (best part)",
     "knowledge and behaviour in separate parts",
 )
-READOUT_C, AXIS_C, STACK_C, INNER_FOLDS = 10.0, 30.0, 1.0, 5
+READOUT_C, AXIS_C, STACK_C, INNER_FOLDS = 3.0, 10.0, 1.0, 5
 
 
 def clause_spans(goal: str) -> list[str]:

@@ -91,3 +91,11 @@ def test_sent_train_gives_classification_plan(advisor, shared_data):
     assert "short label" in rec.plan.reasons["max_seq_length"]
     assert "words x 1.3" in rec.plan.reasons["max_seq_length"]  # use_tokenizer=False: the estimate says so
     assert any("9,543 labelled examples" in r for r in rec.reasons)
+
+
+def test_a_thousand_labelled_rows_settle_prompt_or_finetune(advisor, tmp_path):
+    labels = ("complaint", "question", "compliment")
+    rows = [{"question": f"Customer email number {i} about card {i % 17}", "answer": labels[i % 3]} for i in range(1200)]
+    rec = advisor.advise("Sort customer emails into complaint, question or compliment", _write_jsonl(tmp_path / "emails.jsonl", rows))
+    assert rec.approach == "finetune" and not rec.needs_clarification and rec.plan is not None
+    assert any(r.startswith("data:") and "far more examples than fit in a prompt" in r for r in rec.reasons)

@@ -4,7 +4,7 @@
 in ``advisor/data/anchors.jsonl`` (the classifier's training data) and guard against regressions: target >= 90 %.
 They are *not* an honest estimate for new goals: the method was tuned while looking at them. The honest estimate
 comes from goals written blind to the method, scored once (``tests/test_advisor_blind.py``). Earlier evaluation
-sets (a 52-goal held-out split and blind sets 1 and 2), each scored once, have since joined the example goals;
+sets (a 52-goal held-out split and blind sets 1 to 4), each scored once, have since joined the example goals;
 docs/advisor.md records their scores.
 
 ``"clarify"`` means the advisor must say the goal is too vague and ask for the missing piece.
@@ -226,3 +226,18 @@ def test_empty_goal_is_an_advisor_error(advisor, goal):
 
     with pytest.raises(AdvisorError, match="goal is empty"):
         advisor.advise(goal)
+
+
+def test_a_weak_axis_reason_does_not_claim_the_clause_asks_for_it():
+    from types import SimpleNamespace
+
+    from advisor.decide import _axis_reasons
+    from advisor.goal_model import AxisReading
+
+    axes = AxisReading(knowledge=0.1, behaviour=0.6, knowledge_part=("write client updates", 0.15),
+                       behaviour_part=("in our firm's voice", 0.9), compound=0.15, compound_parts=None)
+    reasons = _axis_reasons(SimpleNamespace(axes=axes), "both")
+    weak = "knowledge axis 0.15 (weak): no single part clearly asks for specific, current or documented facts"
+    assert reasons[0].startswith(weak), reasons
+    assert reasons[1].startswith('behaviour axis 0.90: "in our firm\'s voice" asks for a learned output'), reasons
+    assert all("→" in r for r in reasons)
