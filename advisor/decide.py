@@ -211,7 +211,7 @@ class Advisor:
         if prof is not None and prof.kind == "facts" and goal_best in ("finetune", "both"):
             warnings.append("These rows look like facts: RAG fits better — index them as a knowledge base and fine-tune only "
                             "the answer style if needed.")
-        if prof is not None and prof.kind in ("label_set", "format") and goal_best == "rag" and prof.n_rows >= 200 and not composed:
+        if mapping_data and goal_best == "rag" and not composed:
             warnings.append(f"The goal reads like {goal_best.upper()}, but the data is a {prof.kind.replace('_', ' ')} mapping; "
                             "check you attached the right file.")
 
