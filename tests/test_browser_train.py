@@ -24,10 +24,18 @@ def wait_attr(page, attr: str, predicate_js: str, timeout_ms: int) -> None:
     )
 
 
-def set_number(page, field: str, value: int) -> None:
-    box = page.locator(f"#train-plan-{field} input")
-    box.fill(str(value))
-    box.press("Tab")
+def set_plan_numbers(page, values: tuple[tuple[str, int], ...]) -> None:
+    """Type the plan fields, then re-type any that did not hold: the accordion mounts its controls on first open
+    and can re-mount one while the first keystrokes land (seen once in several runs), which would silently
+    leave that field at its default."""
+    for _ in range(3):
+        for field, value in values:
+            box = page.locator(f"#train-plan-{field} input")
+            box.fill(str(value))
+            box.press("Tab")
+        if all(page.locator(f"#train-plan-{field} input").input_value() == str(value) for field, value in values):
+            return
+    raise AssertionError(f"plan fields did not keep {values}")
 
 
 @pytest.fixture
@@ -51,8 +59,7 @@ def test_upload_train_stop_resume_finish_then_chat(real_model_path, tmp_path, tw
         assert "bearish" in page.locator("#train-report").inner_text() or "label" in page.locator("#train-report").inner_text()
 
         page.locator("#train-plan").click()  # open the plan accordion
-        for field, value in (("max-steps", 8), ("save-steps", 2), ("eval-steps", 4), ("logging-steps", 1), ("per-device-batch-size", 4)):
-            set_number(page, field, value)
+        set_plan_numbers(page, (("max-steps", 8), ("save-steps", 2), ("eval-steps", 4), ("logging-steps", 1), ("per-device-batch-size", 4)))
         page.locator("#train-run-name textarea, #train-run-name input").first.fill("browser-run")
         page.locator("#train-start").click()
 
