@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from fintune.errors import FinTuneError
+from fintune.quiet import quiet_libraries
 
 # Packages that contribute subcommands, in help order.
 _COMMAND_MODULES = ("fintune.commands", "advisor.cli", "rag.cli", "trainer.cli")
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

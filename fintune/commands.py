@@ -56,9 +56,9 @@ def resolve_adapter(value: str | None) -> str | None:
 
     if Path(value).expanduser().is_dir():
         return str(Path(value).expanduser())
-    from trainer.registry import get_run
+    from trainer.registry import find_run
 
-    run = get_run(value)
+    run = find_run(value)
     if run.adapter_dir is None:
         from fintune.errors import ModelError
 

@@ -20,12 +20,24 @@ if [ ! -f "$env/.complete" ]; then
   partial="$env.partial.$$"
   rm -rf "$partial"
   "$python" -m venv "$partial"
-  quiet_pip() { "$partial/bin/python" -m pip install -q "$@" 2>&1 | grep -v '^WARNING: Location' >&2; }
-  quiet_pip --upgrade pip
+  # Each step keeps pip's output in a log; on failure it names the step and prints that log, so a broken
+  # install fails loudly instead of ending the script silently.
+  step() {
+    local name="$1"; shift
+    local log="$partial.log"
+    echo "[setup] $name" >&2
+    if ! "$partial/bin/python" -m pip install --disable-pip-version-check -q "$@" >"$log" 2>&1; then
+      echo "[setup] FAILED: $name (pip install $*). pip said:" >&2
+      cat "$log" >&2
+      exit 1
+    fi
+    rm -f "$log"
+  }
+  step "upgrading pip" --upgrade pip
   # torch first, pinned: on machines without a GPU the CPU build comes from local disk / the CPU index,
   # instead of several GB of CUDA wheels.
-  quiet_pip "$(grep -E '^torch==' "$root/requirements.lock")"
-  quiet_pip -r "$root/requirements.lock"
+  step "installing torch (CPU build)" "$(grep -E '^torch==' "$root/requirements.lock")"
+  step "installing the locked requirements" -r "$root/requirements.lock"
   # venvs hard-code their own path: build in place under the final name.
   rm -rf "$env"
   mv "$partial" "$env"

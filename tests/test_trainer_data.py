@@ -184,3 +184,48 @@ def test_real_fiqa_loads_as_question_answer():
         pytest.skip(f"shared data not found at {path}")
     loaded = load_data(path)
     assert loaded.spec.shape == "question_answer" and len(loaded.examples) > 600
+
+
+# --------------------------------------------------------------------- spreadsheet exports (issue: first hour)
+QA_ROWS = [["What is EBITDA?", "Earnings before interest, taxes, depreciation and amortization; a profit measure."]] + [
+    [f"What does term {i} mean?", f"Term {i} means answer number {i}."] for i in range(14)
+]
+
+
+def write_delimited(path: Path, rows: list[list], delimiter: str, encoding: str) -> Path:
+    with open(path, "w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(["question", "answer"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("delimiter,encoding", [("\t", "utf-16"), (",", "utf-16"), ("\t", "utf-16-le")])
+def test_utf16_export_from_excel_is_read_not_called_binary(tmp_path, delimiter, encoding):
+    path = write_delimited(tmp_path / "unicode-text.csv", QA_ROWS, delimiter, encoding)
+    loaded = load_data(path)
+    assert loaded.spec.prompt_column == "question" and loaded.spec.completion_column == "answer"
+    assert [e.prompt for e in loaded.examples][:2] == ["What is EBITDA?", "What does term 0 mean?"]
+    assert loaded.examples[0].completion.startswith("Earnings before interest, taxes")
+
+
+def test_semicolon_csv_from_european_excel_is_split_into_its_columns(tmp_path):
+    path = write_delimited(tmp_path / "semicolon.csv", QA_ROWS, ";", "utf-8")
+    loaded = load_data(path)
+    assert loaded.columns == ["question", "answer"]
+    assert loaded.examples[0].completion.startswith("Earnings before interest, taxes")  # commas inside a field survive
+    assert loaded.examples[0].line == 2
+
+
+def test_tsv_and_utf8_bom_are_read(tmp_path):
+    tsv = write_delimited(tmp_path / "pairs.tsv", QA_ROWS, "\t", "utf-8")
+    bom = write_delimited(tmp_path / "bom.csv", QA_ROWS, ",", "utf-8-sig")
+    assert load_data(tsv).columns == ["question", "answer"]
+    assert load_data(bom).columns == ["question", "answer"]
+
+
+def test_a_real_binary_file_is_still_refused(tmp_path):
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)) * 4)
+    with pytest.raises(TrainerError, match="binary"):
+        load_data(path)

@@ -19,7 +19,7 @@ def test_create_list_get_update(tmp_home):
     runs = registry.list_runs()
     assert {r.id for r in runs} == {a.name, b.name}
     info = registry.get_run(a.name)
-    assert info.status == "queued" and info.task == "classification" and info.labels == ["x", "y"]
+    assert info.status == "preparing" and info.task == "classification" and info.labels == ["x", "y"]
     assert info.adapter_dir is None and info.run_dir == a and info.created_at
     registry.update_record(a, status="running", pid=123)
     assert registry.get_run(a.name).status == "running"

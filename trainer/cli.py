@@ -184,6 +184,7 @@ def follow(run_id: str, manager) -> int:
 def cmd_train(args) -> int:
     from trainer import accelerate_launch, prepare
     from trainer.manager import JobManager
+    from trainer.registry import RunStatus
 
     plan = build_plan(args)
     spec = _spec_from_args(args, args.data)
@@ -206,7 +207,7 @@ def cmd_train(args) -> int:
         accelerate_launch.write_config(folder, launch)
     manager = JobManager()
     run = manager.submit(folder)
-    print(f"Run {run.id}: {run.status}" + (" (waiting for the running job)" if run.status == "queued" else ""))
+    print(f"Run {run.id}: {run.status}" + (" (waiting for the running job)" if run.status == RunStatus.QUEUED else ""))
     if args.detach:
         return 0
     return follow(run.id, manager)

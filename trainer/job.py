@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from fintune.errors import FinTuneError
+from fintune.quiet import quiet_libraries
 from trainer import registry
 from trainer.events import EventWriter
 
@@ -32,6 +33,7 @@ def explain(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
     parser = argparse.ArgumentParser(prog="python -m trainer.job")
     parser.add_argument("run_dir")
     parser.add_argument("--no-speedups", action="store_true", help="train with plain TRL batching (for comparisons)")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if main_rank:
         import psutil
 
-        status = "stopping" if (folder / registry.STOP_FILE).exists() else "running"
+        status = registry.RunStatus.STOPPING if (folder / registry.STOP_FILE).exists() else registry.RunStatus.RUNNING
         registry.update_record(folder, status=status, pid=os.getpid(),
                                pid_create_time=psutil.Process().create_time(), started_at=time.time(), error=None)
     try:

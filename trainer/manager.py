@@ -23,9 +23,7 @@ from typing import Iterator
 from trainer import registry
 from trainer.errors import TrainerError
 from trainer.events import EventWriter, read_progress
-from trainer.registry import RunInfo
-
-TERMINAL = ("stopped", "completed", "failed")
+from trainer.registry import LIVE, TERMINAL, RunInfo, RunStatus
 
 
 def pid_alive(pid: int | None, create_time: float | None = None) -> bool:
@@ -129,20 +127,21 @@ class JobManager:
         with self._global_lock():
             self._reap()
             busy = False
-            for run in registry.list_runs(status=("running", "stopping")):
+            for run in registry.list_runs(status=LIVE):
                 if self._is_running(run):
                     busy = True
                 else:
                     # a job that finished between our reads has already written its final status
                     fresh = registry.get_run(run.id)
-                    if fresh.status in ("running", "stopping") and not self._is_running(fresh):
+                    if fresh.status in LIVE and not self._is_running(fresh):
                         self._mark_dead(fresh)
             if busy:
                 return None
-            queued = sorted(registry.list_runs(status="queued"), key=lambda r: float((r.record or {}).get("queued_at", 0)))
-            if not queued:
-                return None
-            return self._launch(queued[0])
+            for run in self.queue():
+                started = self._launch_if_queued(run.id)
+                if started is not None:
+                    return started
+            return None
 
     def command_for(self, run: RunInfo) -> list[str]:
         rec = run.record or {}
@@ -151,6 +150,14 @@ class JobManager:
 
             return build_command(run.run_dir, python=self.python)
         return [self.python, "-m", "trainer.job", str(run.run_dir), *self.job_args, *rec.get("job_args", [])]
+
+    def _launch_if_queued(self, run_id: str) -> RunInfo | None:
+        """Compare-and-set under the manager lock: start the run only if its record still says ``queued`` and no
+        process of it is alive, so no path (CLI, app, resume, restart) can launch one run twice."""
+        fresh = registry.get_run(run_id)
+        if fresh.status != RunStatus.QUEUED or self._is_running(fresh):
+            return None
+        return self._launch(fresh)
 
     def _launch(self, run: RunInfo) -> RunInfo:
         import psutil
@@ -175,14 +182,19 @@ class JobManager:
             created = psutil.Process(proc.pid).create_time()
         except psutil.NoSuchProcess:
             created = None
-        registry.update_record(run.run_dir, status="running", pid=proc.pid, pid_create_time=created, error=None)
+        registry.update_record(run.run_dir, status=RunStatus.RUNNING.value, pid=proc.pid, pid_create_time=created, error=None)
         return registry.get_run(run.id)
 
     # ------------------------------------------------------------------------------ commands
     def submit(self, run_dir: str | Path) -> RunInfo:
-        """Queue a prepared run folder (from ``trainer.prepare.prepare_run``) and start it if the slot is free."""
+        """Queue a prepared run folder (from ``trainer.prepare.prepare_run``) and start it if the slot is free.
+
+        Only a ``preparing`` run moves to ``queued``; submitting a run that is already queued or running is a no-op."""
         folder = Path(run_dir)
-        registry.update_record(folder, status="queued", queued_at=time.time())
+        with self._global_lock():
+            run = registry.get_run(folder.name)
+            if run.status == RunStatus.PREPARING:
+                registry.update_record(folder, status=RunStatus.QUEUED.value, queued_at=time.time())
         self.pump()
         return registry.get_run(folder.name)
 
@@ -196,12 +208,12 @@ class JobManager:
         """Ask a run to stop: a queued run leaves the queue; a running one checkpoints at its next step and stops."""
         with self._global_lock():
             run = registry.get_run(run_id)
-            if run.status == "queued":
+            if run.status == RunStatus.QUEUED:
                 EventWriter(run.run_dir).phase("stopped", message="removed from the queue before it started")
-                registry.update_record(run.run_dir, status="stopped", resume=False)
-            elif run.status in ("running", "stopping"):
+                registry.update_record(run.run_dir, status=RunStatus.STOPPED.value, resume=False)
+            elif run.status in LIVE:
                 (run.run_dir / registry.STOP_FILE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S"), encoding="utf-8")
-                registry.update_record(run.run_dir, status="stopping")
+                registry.update_record(run.run_dir, status=RunStatus.STOPPING.value)
                 EventWriter(run.run_dir).phase("training", message="stop requested: stopping at the next step with a checkpoint")
             else:
                 raise TrainerError(f"Run {run.name} is already {run.status}; nothing to stop.")
@@ -211,21 +223,21 @@ class JobManager:
         """Queue a stopped or failed run again; it continues from its newest checkpoint (or restarts without one)."""
         with self._global_lock():
             run = registry.get_run(run_id)
-            if run.status not in ("stopped", "failed"):
+            if run.status not in (RunStatus.STOPPED, RunStatus.FAILED):
                 raise TrainerError(f"Run {run.name} is {run.status}; only stopped or failed runs can be resumed.")
             (run.run_dir / registry.STOP_FILE).unlink(missing_ok=True)
             ckpt = registry.last_checkpoint(run.run_dir)
             EventWriter(run.run_dir).phase("queued", message=f"resume queued from {ckpt.name}" if ckpt else "restart queued (no checkpoint)")
-            registry.update_record(run.run_dir, status="queued", resume=True, queued_at=time.time(), error=None)
+            registry.update_record(run.run_dir, status=RunStatus.QUEUED.value, resume=True, queued_at=time.time(), error=None)
         self.pump()
         return registry.get_run(run_id)
 
     def active(self) -> RunInfo | None:
-        runs = registry.list_runs(status=("running", "stopping"))
+        runs = registry.list_runs(status=LIVE)
         return runs[0] if runs else None
 
     def queue(self) -> list[RunInfo]:
-        return sorted(registry.list_runs(status="queued"), key=lambda r: float((r.record or {}).get("queued_at", 0)))
+        return sorted(registry.list_runs(status=RunStatus.QUEUED), key=lambda r: float((r.record or {}).get("queued_at", 0)))
 
     def wait(self, run_id: str, timeout: float = 600.0, until: tuple[str, ...] = TERMINAL) -> RunInfo:
         """Block until the run reaches one of ``until`` (pumping the queue meanwhile)."""

@@ -19,14 +19,31 @@ import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterator
 
 from fintune import paths
 from trainer.errors import TrainerError
 
-STATUSES = ("queued", "running", "stopping", "stopped", "completed", "failed")
-ACTIVE = ("queued", "running", "stopping")
+
+
+class RunStatus(StrEnum):
+    """A run's life: ``preparing`` (folder being written; the pump never starts it) -> ``queued`` (only
+    ``JobManager.submit``/``resume`` set it) -> ``running`` -> ``stopping`` -> ``stopped|completed|failed``."""
+
+    PREPARING = "preparing"
+    QUEUED = "queued"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+STATUSES = tuple(s.value for s in RunStatus)
+LIVE = (RunStatus.RUNNING, RunStatus.STOPPING)
+TERMINAL = (RunStatus.STOPPED, RunStatus.COMPLETED, RunStatus.FAILED)
 RUN_FILE = "run.json"
 STOP_FILE = "STOP"
 
@@ -118,15 +135,15 @@ def update_record(folder: str | Path, **changes: Any) -> dict[str, Any]:
 
 
 def create_run(record: dict[str, Any], run_id: str | None = None) -> Path:
-    """Create the run folder with its run.json (status defaults to "queued")."""
+    """Create the run folder with its run.json, as ``preparing``: no pump starts it until ``submit`` queues it."""
     run_id = run_id or new_run_id(record.get("name"))
     folder = run_dir(run_id)
     if folder.exists():
         raise TrainerError(f"Run {run_id} already exists. Pick another run name.")
     (folder / "data").mkdir(parents=True)
     (folder / "checkpoints").mkdir()
-    base = {"id": run_id, "name": record.get("name") or run_id, "status": "queued",
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "queued_at": time.time(), "task": "freeform", "labels": None}
+    base = {"id": run_id, "name": record.get("name") or run_id, "status": RunStatus.PREPARING.value,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "task": "freeform", "labels": None}
     _write_json_atomic(folder / RUN_FILE, {**base, **record, "id": run_id})
     return folder
 
@@ -139,15 +156,22 @@ def get_run(run_id: str) -> RunInfo:
 
 
 def find_run(ref: str) -> RunInfo:
-    """A run by id, unique id prefix, or name (the newest with that name)."""
+    """The one resolver for a run reference: an exact id, a name (the newest run with it), or a unique id prefix."""
+    ref = (ref or "").strip()
     runs = list_runs()
     for run in runs:
         if run.id == ref:
             return run
-    matches = [r for r in runs if r.id.startswith(ref) or r.name == ref]
-    if not matches:
-        raise TrainerError(f"No run matches '{ref}'. List runs with `fintune runs`.")
-    return matches[0]
+    named = [r for r in runs if r.name == ref]
+    if named:
+        return named[0]
+    prefixed = [r for r in runs if ref and r.id.startswith(ref)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    if len(prefixed) > 1:
+        listed = ", ".join(r.id for r in prefixed[:5])
+        raise TrainerError(f"'{ref}' matches {len(prefixed)} runs ({listed}). Give more of the id, or the run's name.")
+    raise TrainerError(f"No run '{ref}' (by id, id prefix or name). List runs with `fintune runs`.")
 
 
 def list_runs(status: str | tuple[str, ...] | None = None) -> list[RunInfo]:

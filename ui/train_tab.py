@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from trainer.plan import DTYPES, OPTIMIZERS, QUANTIZATIONS, SCHEDULERS, TrainPlan
+from trainer.registry import LIVE, RunStatus
 from ui.errors import user_errors
 
 SHAPE_CHOICES = [("auto-detect", "auto"), ("question / answer", "question_answer"), ("prompt / completion", "prompt_completion"),
@@ -322,7 +323,7 @@ def build(shared, plan_state: gr.State) -> TrainTab:
         plan = current_plan(*values)
         spec = _spec_from_controls(shape_v, p_col, c_col, lmap or "", tmpl or "")
         run = shared.jobs().start(path, plan, spec, name=(name or "").strip() or None)
-        note = "started" if run.status == "running" else f"queued behind {shared.jobs().active().name}" if shared.jobs().active() else run.status
+        note = "started" if run.status == RunStatus.RUNNING else f"queued behind {shared.jobs().active().name}" if shared.jobs().active() else run.status
         gr.Info(f"Run {run.name}: {note}.")
         return run.id, gr.update(choices=run_choices(), value=run.id), runs_table(), None
 
@@ -374,7 +375,7 @@ def build(shared, plan_state: gr.State) -> TrainTab:
         from trainer import registry
 
         if not run_id:
-            active = [r for r in registry.list_runs() if r.status in ("running", "stopping", "queued")]
+            active = [r for r in registry.list_runs() if r.status in (*LIVE, RunStatus.QUEUED)]
             newest = registry.list_runs()
             run_id = (active or newest or [None])[0]
             run_id = run_id.id if run_id else None
