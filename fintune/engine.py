@@ -225,3 +225,19 @@ class ChatEngine:
             finally:
                 self.tokenizer.padding_side = side
         return answers
+
+    def score_labels(self, conversations: list[list[dict]], labels: list[str], adapter: str | Path | None = None,
+                     batch_size: int = 8, progress=None) -> list:
+        """Label-aware answers: ``fintune.label_scoring.LabelScores`` per conversation (best label + probabilities)."""
+        import torch
+
+        from fintune.label_scoring import score_label_batch
+
+        texts = [self.tokenizer.apply_chat_template(validate_messages(c), add_generation_prompt=True, tokenize=False) for c in conversations]
+        scores: list = []
+        with self._lock, torch.inference_mode(), self._activate(adapter):
+            for start in range(0, len(texts), batch_size):
+                scores += score_label_batch(self.model, self.tokenizer, texts[start : start + batch_size], labels, batch_size)
+                if progress:
+                    progress(len(scores), len(texts))
+        return scores

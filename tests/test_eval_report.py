@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from trainer import evaluate as ev
+from trainer import metrics
 from trainer.errors import TrainerError
 
 LABELS = ["bearish", "bullish", "neutral"]
@@ -28,6 +29,18 @@ class FakeEngine:
         fn = self.base_fn if adapter is None else self.tuned_fn
         return [fn(c[-1]["content"]) for c in conversations]
 
+    def score_labels(self, conversations, labels, adapter=None, batch_size=8, progress=None):
+        """Label-likelihood answers: the label the fake would say gets log-prob 0, the others -3."""
+        from fintune.label_scoring import LabelScores
+
+        self.calls.append({"conversations": conversations, "labels": labels, "adapter": adapter, "batch_size": batch_size})
+        fn = self.base_fn if adapter is None else self.tuned_fn
+        out = []
+        for c in conversations:
+            said = metrics.map_to_label(fn(c[-1]["content"]), labels)
+            out.append(LabelScores(list(labels), [0.0 if label == said else -3.0 for label in labels]))
+        return out
+
 
 def exact_similarity(preds, refs):
     return [1.0 if p == r else 0.0 for p, r in zip(preds, refs)]
@@ -39,6 +52,7 @@ def make_run(root: Path, rows: list[dict], task="classification", labels=LABELS,
     meta = {"id": "run-1", "name": "sentiment", "status": "completed", "base_model": "fake-base", "task": task, "labels": labels}
     (run_dir / "run.json").write_text(json.dumps(meta))
     (run_dir / "data" / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run_dir / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if adapter:
         (run_dir / "adapter").mkdir()
         (run_dir / "adapter" / "adapter_config.json").write_text("{}")
@@ -81,7 +95,7 @@ def cls_run(tmp_path):
 
 def test_classification_report_by_hand(cls_run):
     engine = FakeEngine(base_cls, tuned_cls)
-    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(batch_size=4), engine=engine, similarity=exact_similarity)
+    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(batch_size=4, classification_answers="generate"), engine=engine, similarity=exact_similarity)
 
     # base: predicts bullish x5, invalid x1 -> right on the 2 bullish rows: 2/6.
     #   F1 bullish: P=2/5 R=1 -> 4/7; bearish 0; neutral 0 -> macro 4/21
@@ -107,7 +121,7 @@ def test_classification_report_by_hand(cls_run):
 
 def test_base_and_tuned_prompts_and_settings(cls_run):
     engine = FakeEngine(base_cls, tuned_cls)
-    ev.evaluate_run(cls_run, config=ev.EvalConfig(batch_size=4, regression=False), engine=engine, similarity=exact_similarity)
+    ev.evaluate_run(cls_run, config=ev.EvalConfig(batch_size=4, regression=False, classification_answers="generate"), engine=engine, similarity=exact_similarity)
     base_calls = [c for c in engine.calls if c["adapter"] is None]
     tuned_calls = [c for c in engine.calls if c["adapter"] is not None]
     assert base_calls and tuned_calls
@@ -122,7 +136,7 @@ def test_base_and_tuned_prompts_and_settings(cls_run):
 
 
 def test_best_and_worst_examples(cls_run):
-    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(show_examples=2, regression=False), engine=FakeEngine(base_cls, tuned_cls), similarity=exact_similarity)
+    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(show_examples=2, regression=False, classification_answers="generate"), engine=FakeEngine(base_cls, tuned_cls), similarity=exact_similarity)
     best, worst = report["examples"]["best"], report["examples"]["worst"]
     assert len(best) == 2 and len(worst) == 2
     assert all(e["tuned_score"] == 1 and e["base_score"] == 0 for e in best)
@@ -131,18 +145,51 @@ def test_best_and_worst_examples(cls_run):
     assert not {e["prompt"] for e in best} & {e["prompt"] for e in worst}
 
 
-def test_regression_check_flags_a_drop(cls_run):
+def test_regression_check_tells_a_task_adapters_narrowing_from_damage(cls_run, tmp_path):
+    # The classification adapter answers "bullish" to every general question: expected narrowing, not damage.
     report = ev.evaluate_run(cls_run, engine=FakeEngine(base_cls, tuned_cls), similarity=exact_similarity)
     reg = report["regression"]
     assert reg["n_questions"] == len(REGRESSION) >= 10
-    assert reg["base"] == 1.0 and reg["tuned"] == 0.0 and reg["flagged"] is True
-    assert "dropped" in reg["verdict"]
+    assert reg["base"] == 1.0 and reg["tuned"] == 0.0
+    assert reg["kind"] == "narrowed" and reg["flagged"] is False and reg["label_answer_share"] == 1.0
+    assert "Use the base model for general questions" in reg["verdict"]
 
-    def tuned_keeps_general(content):
-        return REG_REFS[content] if content in REG_REFS else tuned_cls(content)
+    # An adapter whose general answers are wrong free text (not a label) has damaged the model.
+    def rambling(content: str) -> str:
+        return "Something unrelated entirely." if content in REG_REFS else tuned_cls(content)
 
-    report = ev.evaluate_run(cls_run, engine=FakeEngine(base_cls, tuned_keeps_general), similarity=exact_similarity)
-    assert report["regression"]["flagged"] is False
+    damaged = make_run(tmp_path / "damaged", CLS_ROWS)
+    reg = ev.evaluate_run(damaged, engine=FakeEngine(base_cls, rambling), similarity=exact_similarity)["regression"]
+    assert reg["kind"] == "damaged" and reg["flagged"] is True and "dropped" in reg["verdict"]
+
+
+def test_label_likelihood_answers_are_always_labels_and_judge_both_sides_alike(cls_run):
+    engine = FakeEngine(base_cls, tuned_cls)
+    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(batch_size=4, regression=False), engine=engine, similarity=exact_similarity)
+    assert report["answers"] == "labels"
+    assert report["metrics"]["base"]["invalid_rate"] == 0 and report["metrics"]["tuned"]["invalid_rate"] == 0
+    assert report["metrics"]["tuned"]["accuracy"] == pytest.approx(5 / 6)
+    scored = [c for c in engine.calls if "labels" in c]
+    assert scored and all(c["labels"] == LABELS for c in scored)
+    # the majority-class baseline of the training split is reported beside the models
+    assert report["baselines"]["majority"]["accuracy"] == pytest.approx(2 / 6)
+
+
+def test_a_model_that_answers_one_label_is_flagged(cls_run):
+    report = ev.evaluate_run(cls_run, config=ev.EvalConfig(regression=False), engine=FakeEngine(base_cls, lambda c: "neutral"),
+                             similarity=exact_similarity)
+    assert "mostly predicts one class" in report["warnings"]["tuned"]
+    assert "WARNING: the fine-tuned model answers 'neutral'" in ev.format_report_table(report)
+
+
+def test_eval_on_other_data_keeps_the_runs_own_report(cls_run, tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in CLS_ROWS[:3]))
+    engine = FakeEngine(base_cls, tuned_cls)
+    own = ev.evaluate_run(cls_run, config=ev.EvalConfig(regression=False), engine=engine, similarity=exact_similarity)
+    elsewhere = ev.evaluate_run(cls_run, data=other, config=ev.EvalConfig(regression=False), engine=engine, similarity=exact_similarity)
+    assert own["report_file"] == "eval.json" and elsewhere["report_file"].startswith("eval-other-")
+    assert ev.load_report(cls_run)["n_examples"] == 6 and ev.load_report(cls_run, other)["n_examples"] == 3
 
 
 def test_max_examples_limits_rows(cls_run):
@@ -246,10 +293,11 @@ def test_table_and_dataframes(cls_run):
     report = ev.evaluate_run(cls_run, engine=FakeEngine(base_cls, tuned_cls), similarity=exact_similarity)
     table = ev.format_report_table(report)
     assert "accuracy" in table and "macro-F1" in table and "+0.500" in table
-    assert "WARNING" in table  # the regression check flagged a drop
+    assert "Expected narrowing" in table  # the regression check explains the label answers to general questions
+    assert "majority" in table
     frames = ev.report_to_dataframes(report)
     assert list(frames["metrics"]["metric"])[:3] == ["accuracy", "macro-F1", "not a label"]
-    assert list(frames["metrics"].columns) == ["metric", "base", "fine-tuned", "change"]
+    assert list(frames["metrics"].columns) == ["metric", "base", "fine-tuned", "change", "majority class"]
     assert len(frames["regression"]) == len(REGRESSION)
     assert set(frames["per_class"]["label"]) == set(LABELS)
     assert set(frames["examples"]["kind"]) == {"best", "worst"}
@@ -270,7 +318,7 @@ def test_cli_prints_table_and_writes_json(cls_run, tmp_path, monkeypatch, capsys
     assert args.func(args) == 0
     printed = capsys.readouterr()
     assert "accuracy" in printed.out and "macro-F1" in printed.out
-    assert "%]" in printed.err  # progress on stderr
+    assert "100/100" in printed.err  # a tqdm progress bar on stderr
     assert json.loads(out.read_text())["n_examples"] == 4
 
 

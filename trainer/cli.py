@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--accelerate-config", help="With --launcher accelerate: your own accelerate YAML (DeepSpeed, FSDP).")
     p.add_argument("--dry-run", action="store_true", help="Validate and print the report (and the launch command) without training.")
     p.add_argument("--detach", action="store_true", help="Queue the run and return; follow it with `fintune runs`.")
+    p.add_argument("--no-eval", action="store_true", help="Skip the automatic held-out evaluation after training (run `fintune eval RUN` later).")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("runs", help="List fine-tune runs (newest first).")
@@ -200,6 +201,8 @@ def cmd_train(args) -> int:
             print(accelerate_launch.config_yaml(launch))
         return 0 if report.ok else 1
     extra = {"launcher": args.launcher}
+    if args.no_eval:
+        extra["evaluate"] = False
     if launch:
         extra["launch"] = accelerate_launch.spec_dict(launch)
     folder = prepare.prepare_run(args.data, plan, spec or loaded.spec, args.run_name, limits, extra=extra)

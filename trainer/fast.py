@@ -58,6 +58,13 @@ class FinTuneSFTTrainer(SFTTrainer):
             self.padding_free = True
             self.padding_free_swapped = True
 
+    def active_speedups(self) -> dict[str, bool]:
+        """Which speed-ups this trainer really uses (recorded in the run's metrics.json)."""
+        import trl.trainer.utils as trl_utils
+
+        return {"padding_free": bool(self.padding_free),
+                "compact_lm_head": self.speedups and getattr(trl_utils, "_use_triton", None) is not None}
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         ctx = compact_lm_head() if self.speedups else contextlib.nullcontext()
         with ctx:

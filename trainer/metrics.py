@@ -1,4 +1,4 @@
-"""Pure evaluation metrics: no model, no numpy, just lists of strings.
+"""Evaluation metrics over lists of strings (classification scores come from ``sklearn.metrics``).
 
 Classification (a closed label set): ``map_to_label`` turns a free answer into a label (or ``INVALID``),
 then ``accuracy``, ``macro_f1`` and ``confusion_matrix``. Free-form answers: ``exact_match``,
@@ -51,25 +51,22 @@ def map_to_label(answer: str, labels: Sequence[str]) -> str:
 
 
 def accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    from sklearn.metrics import accuracy_score
+
     _check_lengths(y_true, y_pred)
-    if not y_true:
-        return 0.0
-    return sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
+    return float(accuracy_score(list(y_true), list(y_pred))) if len(y_true) else 0.0
 
 
 def per_class_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Precision, recall, F1 and support per label (0 where undefined, as scikit-learn's zero_division=0)."""
+    """Precision, recall, F1 and support per label (scikit-learn, zero_division=0)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     _check_lengths(y_true, y_pred)
-    out: dict[str, dict[str, float]] = {}
-    for label in labels:
-        tp = sum(t == label and p == label for t, p in zip(y_true, y_pred))
-        fp = sum(t != label and p == label for t, p in zip(y_true, y_pred))
-        fn = sum(t == label and p != label for t, p in zip(y_true, y_pred))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out[label] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
-    return out
+    if not len(y_true):
+        return {label: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for label in labels}
+    p, r, f, n = precision_recall_fscore_support(list(y_true), list(y_pred), labels=list(labels), zero_division=0)
+    return {label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(n[i])}
+            for i, label in enumerate(labels)}
 
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> float:
@@ -83,15 +80,15 @@ def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
 def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], columns: Sequence[str] | None = None) -> list[list[int]]:
     """Counts ``m[i][j]`` of true ``labels[i]`` predicted as ``columns[j]`` (``columns`` defaults to
     ``labels``; pass ``[*labels, INVALID]`` to see unparseable answers). Pairs outside are ignored."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
     _check_lengths(y_true, y_pred)
     columns = list(labels if columns is None else columns)
-    row_of = {label: i for i, label in enumerate(labels)}
-    col_of = {label: j for j, label in enumerate(columns)}
-    matrix = [[0] * len(columns) for _ in labels]
-    for t, p in zip(y_true, y_pred):
-        if t in row_of and p in col_of:
-            matrix[row_of[t]][col_of[p]] += 1
-    return matrix
+    if not len(y_true):
+        return [[0] * len(columns) for _ in labels]
+    everything = list(dict.fromkeys([*columns, *labels]))
+    full = sk_confusion(list(y_true), list(y_pred), labels=everything)
+    return [[int(full[everything.index(t)][everything.index(c)]) for c in columns] for t in labels]
 
 
 # ----- free-form answers ---------------------------------------------------------------------

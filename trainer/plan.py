@@ -48,7 +48,8 @@ class TrainPlan:
     val_fraction: float = field(default=0.1, metadata={"help": "Held-out fraction for validation/evaluation (deterministic split)."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1 = run all epochs). For quick trials."})
     logging_steps: int = field(default=5, metadata={"help": "Log loss every N steps."})
-    eval_steps: int = field(default=50, metadata={"help": "Evaluate on the validation split every N steps."})
+    eval_steps: int = field(default=50, metadata={"help": "Compute the validation loss every N steps."})
+    eval_loss_rows: int = field(default=64, metadata={"help": "Validation rows used for the validation loss during training (a bounded subset keeps each pass cheap; the task evaluation after training uses the whole held-out split)."})
     save_steps: int = field(default=50, metadata={"help": "Write a resumable checkpoint every N steps."})
     seed: int = field(default=42, metadata={"help": "Random seed for split, init and shuffling."})
     reasons: dict[str, str] = field(default_factory=dict, metadata={"help": "Field name -> one-line reason for its value."})
@@ -73,7 +74,7 @@ class TrainPlan:
             raise bad("label_smoothing", "use 0 (off) up to 0.3")
         if not 0 < self.val_fraction < 0.5:
             raise bad("val_fraction", "hold out between 1% and 50%, e.g. 0.1")
-        for name in ("per_device_batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha", "max_seq_length", "logging_steps", "eval_steps", "save_steps"):
+        for name in ("per_device_batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha", "max_seq_length", "logging_steps", "eval_steps", "save_steps", "eval_loss_rows"):
             if int(getattr(self, name)) < 1:
                 raise bad(name, "must be a positive whole number")
         if self.num_epochs <= 0:

@@ -16,6 +16,7 @@ from trainer import registry
 from trainer.data import DataSpec, LoadedData, UploadLimits, load_data
 from trainer.errors import TrainerError
 from trainer.plan import TrainPlan
+from trainer.prompts import system_prompt_for
 from trainer.split import SplitSpec, split_examples
 from trainer.validate import ValidationReport, validate
 
@@ -73,7 +74,8 @@ def prepare_run(path: str | Path, plan: TrainPlan, spec: DataSpec | None = None,
         "n_train": len(split.train),
         "n_val": len(split.val),
         "split": split.info(),
-        "system_prompt": None,  # trained with the user turn only (the template's default system text); chat the same way
+        # the prompt every later use of this run repeats (trainer.prompts): the label set for classification
+        "system_prompt": system_prompt_for(report.task, report.labels),
         **(extra or {}),
     }
     folder = registry.create_run(record)

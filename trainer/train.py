@@ -77,12 +77,15 @@ def load_base(plan: TrainPlan, quantization: str):
     return tokenizer, model, dtype_name
 
 
-def to_conversational(rows: list[dict[str, str]]):
-    """``{"prompt", "completion"}`` rows -> a TRL conversational prompt/completion dataset (completion-only loss)."""
+def to_conversational(rows: list[dict[str, str]], system_prompt: str | None = None):
+    """``{"prompt", "completion"}`` rows -> a TRL conversational prompt/completion dataset (completion-only loss),
+    each prompt built by ``trainer.prompts.conversation`` so that inference repeats it exactly."""
     from datasets import Dataset
 
+    from trainer.prompts import conversation
+
     return Dataset.from_dict({
-        "prompt": [[{"role": "user", "content": r["prompt"]}] for r in rows],
+        "prompt": [conversation(r["prompt"], system_prompt) for r in rows],
         "completion": [[{"role": "assistant", "content": r["completion"]}] for r in rows],
     })
 
@@ -161,8 +164,11 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
     writer.phase("tokenizing", message="applying the chat template and masking the prompt tokens")
     train_rows = registry.read_jsonl(folder / "data" / "train.jsonl")
     val_rows = registry.read_jsonl(folder / "data" / "val.jsonl")
-    train_ds = to_conversational(train_rows)
-    eval_ds = to_conversational(val_rows) if val_rows else None
+    system_prompt = record.get("system_prompt")
+    train_ds = to_conversational(train_rows, system_prompt)
+    # Validation loss on a bounded subset: it runs several times during training, so its cost is capped.
+    eval_rows = val_rows[: plan.eval_loss_rows]
+    eval_ds = to_conversational(eval_rows, system_prompt) if eval_rows else None
     args = build_sft_config(plan, folder / "checkpoints", eval_ds is not None, dtype_name)
 
     from trainer.callbacks import EventCallback
@@ -183,7 +189,8 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
     stopped = callback.stop_requested
 
     metrics: dict[str, Any] = {**result.metrics, "global_step": trainer.state.global_step, "stopped": stopped,
-                               "padding_free": trainer.padding_free, "log_history": trainer.state.log_history}
+                               "padding_free": trainer.padding_free, "speedups": trainer.active_speedups(),
+                               "log_history": trainer.state.log_history}
     if torch.cuda.is_available():
         metrics["peak_gpu_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     num_tokens = next((h["num_tokens"] for h in reversed(trainer.state.log_history) if "num_tokens" in h), None)
