@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--batch", help="JSONL file: one {\"goal\": ..., \"data\": optional path} per line; writes one JSON result per line.")
     p.add_argument("--out", help="With --batch: write results here instead of stdout.")
     p.add_argument("--base-model", help="Base model to plan for (default: the built-in SmolLM2-135M-Instruct).")
+    p.add_argument("--time-budget", type=float, default=None, metavar="MIN",
+                   help="Longest training time you accept, in minutes (default 30; 0 = no limit). The plan trains fewer epochs or a sample of the rows to fit, and says which.")
     p.add_argument("--plan-out", help="Also write the plan (when there is one) to this JSON file for `fintune train`.")
     p.set_defaults(func=cmd_advise)
 
@@ -50,7 +52,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from advisor.decide import Advisor
     from advisor.render import to_text
 
-    advisor = Advisor(base_model=args.base_model)
+    advisor = Advisor(base_model=args.base_model, time_budget_min=args.time_budget)
     if args.batch:
         if args.goal:
             raise AdvisorError("Pass either a GOAL or --batch FILE, not both.")

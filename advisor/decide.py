@@ -156,8 +156,11 @@ class Advisor:
     """Loads the embedding model and anchors once; advise() many goals."""
 
     def __init__(self, machine: Machine | None = None, base_model: str | None = None, config: AdvisorConfig | None = None,
-                 use_tokenizer: bool = True):
+                 use_tokenizer: bool = True, time_budget_min: float | None = None):
+        from advisor.planner import DEFAULT_TIME_BUDGET_MIN
+
         self.config = config or AdvisorConfig()
+        self.time_budget_min = DEFAULT_TIME_BUDGET_MIN if time_budget_min is None else time_budget_min
         self._machine = machine
         self.base_model = base_model
         self.use_tokenizer = use_tokenizer
@@ -283,7 +286,8 @@ class Advisor:
             task = "classification" if ft and max(ft, key=ft.get) == "label_set" else "freeform"
         return make_plan(PlanInputs(machine=self.machine, spec=spec_for(base), base_model=base,
                                     n_rows=prof.n_rows if prof else None, task=task,
-                                    labels=prof.labels if prof else None, tokens=tokens))
+                                    labels=prof.labels if prof else None, tokens=tokens,
+                                    time_budget_min=self.time_budget_min or None))
 
 
 _default: Advisor | None = None

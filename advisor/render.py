@@ -8,7 +8,7 @@ TITLES = {"rag": "RAG — retrieval over a knowledge base", "finetune": "Fine-tu
           "both": "Both — retrieval for the facts, fine-tuning for the behaviour", "prompt": "Prompt — the base model with a few examples"}
 PLAN_FIELDS = ("optimizer", "learning_rate", "lr_scheduler", "warmup_ratio", "num_epochs", "per_device_batch_size",
                "gradient_accumulation_steps", "gradient_checkpointing", "quantization", "compute_dtype", "label_smoothing",
-               "neftune_noise_alpha", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "max_seq_length", "val_fraction")
+               "neftune_noise_alpha", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "max_seq_length", "val_fraction", "train_rows", "eval_steps")
 
 
 def _plan_rows(rec: Recommendation) -> list[tuple[str, str, str]]:
@@ -33,6 +33,7 @@ def to_text(rec: Recommendation) -> str:
             lines.append(f"  {name:28s} {value:14s} {reason}")
         mem = rec.plan.memory_estimate or {}
         lines.append(f"Memory: {mem.get('summary', '')}")
+        lines.append(f"Time: {rec.plan.reasons.get('time_estimate', 'not estimated')}")
         for change in mem.get("changes", []):
             lines.append(f"  changed: {change}")
     return "\n".join(lines)
@@ -51,5 +52,6 @@ def to_markdown(rec: Recommendation) -> str:
         md += ["", "**Training plan**", "", "| setting | value | why |", "|---|---|---|"]
         md += [f"| {n} | `{v}` | {r.replace('|', '/')} |" for n, v, r in _plan_rows(rec)]
         mem = rec.plan.memory_estimate or {}
-        md += ["", f"**Memory:** {mem.get('summary', '')}"] + [f"- changed: {c}" for c in mem.get("changes", [])]
+        md += ["", f"**Expected training time:** {rec.plan.reasons.get('time_estimate', 'not estimated')}",
+               "", f"**Memory:** {mem.get('summary', '')}"] + [f"- changed: {c}" for c in mem.get("changes", [])]
     return "\n".join(md)

@@ -1,19 +1,17 @@
-"""Does fine-tuning help? Base vs LoRA-tuned default model on financial-tweet sentiment, through FinTune itself.
+"""Fine-tune quality on the user's path: advise -> that plan -> the job -> evaluation on rows training never saw.
 
-Takes a seeded random slice of ``../shared/data/twitter_fin_sentiment/sent_train.csv`` (0 = bearish,
-1 = bullish, 2 = neutral), and runs the product path end to end:
+The shared tweets (``sent_train.csv``) are split once (``benchmarks/tweet_splits.py``): the 1,000-row report split
+is held out; the other 8,543 rows are the user's upload. Everything goes through the ``fintune`` CLI:
 
-1. ``trainer.prepare.prepare_run`` — the Train tab's validation, label mapping and deterministic split;
-2. ``python -m trainer.job RUN`` — the background training job (LoRA, completion-only loss);
-3. the job's automatic held-out evaluation (``trainer.evaluate.evaluate_run``): base model (adapters
-   off; the label set added to its prompt) vs base + adapter, answers mapped to the label set
-   (not a label = wrong), accuracy and macro-F1, plus the general-questions regression check.
+1. ``fintune advise GOAL --data train.csv --json`` writes the plan (sized to the default 30-minute budget);
+2. ``fintune train train.csv --plan plan.json`` runs the one background job and waits for it;
+3. ``fintune eval RUN --data report.csv`` scores base and tuned with label-likelihood answers.
 
-Prints a table and writes ``benchmarks/results/finetune_quality.json``. The run stays in the run list
-(``fintune runs``), so its evaluation also shows in the Compare tab.
+In the same run it fits the classical baselines on the very rows the job trained on: the majority class and
+TF-IDF + logistic regression (scikit-learn), plus TF-IDF + LR on the whole upload. Prints one table, writes JSON.
 
-    .venv/bin/python benchmarks/finetune_quality.py                 # the full benchmark (~30 min of CPU)
-    .venv/bin/python benchmarks/finetune_quality.py --smoke         # plumbing check in a few minutes
+    python benchmarks/finetune_quality.py            # the full run (~45 min on the 2-core CPU)
+    python benchmarks/finetune_quality.py --smoke    # plumbing only: 300 rows, 2-minute budget, 100 report rows
 """
 
 from __future__ import annotations
@@ -22,129 +20,141 @@ import argparse
 import csv
 import json
 import os
-import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.tweet_splits import write_csv, write_splits  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "twitter_fin_sentiment" / "sent_train.csv"
 RESULTS = REPO / "benchmarks" / "results"
+GOAL = "Classify financial news tweets as bearish, bullish or neutral"
 LABEL_NAMES = {"0": "bearish", "1": "bullish", "2": "neutral"}
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(DATA), help="The Twitter financial sentiment CSV (text,label).")
-    p.add_argument("--train-rows", type=int, default=800, help="Training rows in the slice.")
-    p.add_argument("--eval-rows", type=int, default=200, help="Held-out rows (the run's validation split, evaluated after training).")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lora-r", type=int, default=16)
-    p.add_argument("--max-steps", type=int, default=-1)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--base-model", default=None, help="Default: FinTune's default model.")
-    p.add_argument("--out", default=str(RESULTS / "finetune_quality.json"))
-    p.add_argument("--smoke", action="store_true", help="Tiny sizes: checks the pipeline, numbers mean nothing.")
-    args = p.parse_args(argv)
+def fintune(*args: str, env: dict, capture: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fintune", *args], cwd=REPO, env=env, text=True,
+                          capture_output=capture, stdout=None if capture else sys.stderr)
+
+
+def tfidf_baseline(train_texts: list[str], train_labels: list[str], test_texts: list[str], test_labels: list[str]) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+                          LogisticRegression(max_iter=2000, C=10.0))
+    model.fit(train_texts, train_labels)
+    pred = model.predict(test_texts)
+    labels = sorted(set(LABEL_NAMES.values()))
+    per_class = f1_score(test_labels, pred, labels=labels, average=None, zero_division=0)
+    return {"accuracy": float(accuracy_score(test_labels, pred)), "macro_f1": float(f1_score(test_labels, pred, labels=labels, average="macro", zero_division=0)),
+            "per_class_f1": {lab: float(f) for lab, f in zip(labels, per_class)}}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="Plumbing only: small data, short budget.")
+    parser.add_argument("--report-rows", type=int, default=1000, help="Report-split rows to score (default all 1,000).")
+    parser.add_argument("--time-budget", type=float, default=None, help="Passed to `fintune advise` (default: the advisor's default budget).")
+    parser.add_argument("--home", default=None, help="FINTUNE_HOME to use (default: a new temp folder: no earlier runs, built-in calibration).")
+    args = parser.parse_args()
+    home = Path(args.home or tempfile.mkdtemp(prefix="fintune-quality-"))
+    env = {**os.environ, "FINTUNE_HOME": str(home)}
+    splits = write_splits(home / "splits")
+    train_csv, report_csv = splits["train"], splits["report"]
+    report_rows = args.report_rows
+    budget = args.time_budget
     if args.smoke:
-        args.train_rows, args.eval_rows, args.max_steps = 48, 16, 3
-        args.out = str(RESULTS / "finetune_quality_smoke.json")
-    return args
+        train_csv = write_csv(read_csv(train_csv)[:300], home / "splits" / "smoke-train.csv")
+        report_rows, budget = min(report_rows, 100), budget or 2.0
 
-
-def write_slice(src: Path, n_train: int, n_eval: int, seed: int, dest: Path) -> Counter:
-    with open(src, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    rng = random.Random(seed)
-    sample = rng.sample(rows, n_train + n_eval)
-    with open(dest, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows({"text": r["text"], "label": r["label"]} for r in sample)
-    return Counter(LABEL_NAMES[r["label"]] for r in sample)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    src = Path(args.data)
-    if not src.is_file():
-        print(f"error: {src} not found; this benchmark needs the shared data folder beside the repo.", file=sys.stderr)
-        return 2
-    from trainer.evaluate import format_report_table, load_report
-    from trainer.plan import TrainPlan
-    from trainer.prepare import prepare_run
+    timings: dict[str, float] = {}
+    started = time.time()
+    advise_args = ["advise", GOAL, "--data", str(train_csv), "--json"] + (["--time-budget", str(budget)] if budget else [])
+    advice = fintune(*advise_args, env=env)
+    if advice.returncode != 0:
+        print(advice.stderr, file=sys.stderr)
+        return 1
+    rec = json.loads(advice.stdout)
+    timings["advise_s"] = round(time.time() - started, 1)
+    if rec["approach"] not in ("finetune", "both") or not rec.get("plan"):
+        print(f"The advisor did not recommend fine-tuning: {rec['approach']}", file=sys.stderr)
+        return 1
+    plan_path = home / "plan.json"
+    plan_path.write_text(json.dumps(rec["plan"], indent=2))
+    estimate = rec["plan"].get("time_estimate") or {}
 
     started = time.time()
-    work = Path(tempfile.mkdtemp(prefix="fintune-bench-"))
-    slice_csv = work / "twitter_fin_sentiment_slice.csv"
-    counts = write_slice(src, args.train_rows, args.eval_rows, args.seed, slice_csv)
-    total = args.train_rows + args.eval_rows
-    plan_fields = dict(num_epochs=args.epochs, learning_rate=args.lr, per_device_batch_size=args.batch_size,
-                       lora_r=args.lora_r, lora_alpha=2 * args.lora_r, max_seq_length=256, max_steps=args.max_steps,
-                       val_fraction=args.eval_rows / total, eval_steps=10_000, save_steps=10_000, seed=args.seed)
-    if args.base_model:
-        plan_fields["base_model"] = args.base_model
-    plan = TrainPlan(**plan_fields)
-    folder = prepare_run(slice_csv, plan, name="benchmark-tweet-sentiment" + ("-smoke" if args.smoke else ""))
-    record = json.loads((folder / "run.json").read_text())
-    print(f"run {folder.name}: {record['n_train']} train / {record['n_val']} held-out rows, labels {record['labels']}", file=sys.stderr)
-
-    t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "trainer.job", str(folder)], cwd=REPO)
-    job_s = time.time() - t0
-    record = json.loads((folder / "run.json").read_text())
-    if proc.returncode != 0 or record.get("status") != "completed":
-        print(f"error: the training job ended {record.get('status')}: {record.get('error')}", file=sys.stderr)
+    train = fintune("train", str(train_csv), "--plan", str(plan_path), "--run-name", "quality", "--no-eval", env=env, capture=False)
+    timings["train_cli_s"] = round(time.time() - started, 1)
+    if train.returncode != 0:
         return 1
-    report = load_report(folder)
-    if report is None:
-        print("error: the job finished without eval.json; see events.jsonl in the run folder.", file=sys.stderr)
+    run = next(r for r in json.loads(fintune("runs", "--json", env=env).stdout) if r["name"] == "quality")
+    run_dir = home / "runs" / run["id"]
+    record = json.loads((run_dir / "run.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    history = metrics.get("log_history", [])
+    validation_s = sum(h.get("eval_runtime", 0.0) for h in history)
+    job_s = record["finished_at"] - record["started_at"]
+
+    started = time.time()
+    out = home / "eval-report.json"
+    ev = fintune("eval", "quality", "--data", str(report_csv), "--max-examples", str(report_rows), "--json", str(out), env=env)
+    timings["eval_s"] = round(time.time() - started, 1)
+    if ev.returncode != 0:
+        print(ev.stderr, file=sys.stderr)
         return 1
-    metrics_file = json.loads((folder / "metrics.json").read_text())
-    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines() if line.strip()]
-    phase_t = {e["phase"]: e["t"] for e in events if e.get("kind") == "phase"}
-    train_s = (phase_t["evaluating"] - phase_t["preparing"]) if {"evaluating", "preparing"} <= set(phase_t) else None
+    report = json.loads(out.read_text())
 
-    val_rows = [json.loads(line) for line in (folder / "data" / "val.jsonl").read_text().splitlines() if line.strip()]
-    val_counts = Counter(r["completion"] for r in val_rows[: report["n_examples"]])
-    majority = val_counts.most_common(1)[0]
-    result = {
-        "benchmark": "finetune_quality",
-        "data": str(src), "slice_label_counts": dict(counts), "heldout_label_counts": dict(val_counts),
-        "majority_class_accuracy": majority[1] / sum(val_counts.values()), "majority_class": majority[0],
-        "run_id": folder.name, "run_dir": str(folder),
-        "n_train": record["n_train"], "n_heldout_evaluated": report["n_examples"],
-        "plan": {k: v for k, v in plan.to_dict().items() if k not in ("reasons", "memory_estimate")},
-        "eval_settings": report["settings"], "prompting": report.get("prompting"),
-        "base": report["metrics"]["base"], "tuned": report["metrics"]["tuned"], "delta": report["delta"],
-        "per_class": report.get("per_class"), "confusion": report.get("confusion"),
-        "regression": {k: report["regression"][k] for k in ("base", "tuned", "delta", "flagged", "verdict")} if report.get("regression") else None,
-        "train_loss": metrics_file.get("train_loss"), "global_step": metrics_file.get("global_step"),
-        "train_tokens_per_s": metrics_file.get("train_tokens_per_s"),
-        "wall_s": {"job_total": round(job_s, 1), "load_and_train": round(train_s, 1) if train_s else None,
-                   "evaluation": report.get("duration_s"), "benchmark_total": round(time.time() - started, 1)},
-        "machine": {"cpu_cores": len(os.sched_getaffinity(0)), "platform": platform.platform(), "python": platform.python_version()},
-        "smoke": args.smoke,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    trained = [json.loads(line) for line in (run_dir / "data" / "train.jsonl").read_text().splitlines() if line.strip()]
+    upload = read_csv(train_csv)
+    test = read_csv(report_csv)[:report_rows]
+    test_texts, test_labels = [r["text"] for r in test], [LABEL_NAMES[r["label"]] for r in test]
+    tfidf_same = tfidf_baseline([r["prompt"] for r in trained], [r["completion"] for r in trained], test_texts, test_labels)
+    tfidf_all = tfidf_baseline([r["text"] for r in upload], [LABEL_NAMES[r["label"]] for r in upload], test_texts, test_labels)
 
-    print()
-    print(format_report_table(report))
-    print()
-    print(f"majority class ({majority[0]}) accuracy on the same rows: {result['majority_class_accuracy']:.3f}")
-    print(f"train: {record['n_train']} rows, {metrics_file.get('global_step')} steps, epochs {args.epochs}, lr {args.lr}, "
-          f"batch {args.batch_size}, LoRA r {args.lora_r}; train loss {metrics_file.get('train_loss')}")
-    print(f"wall time: job {job_s / 60:.1f} min (load+train {train_s / 60 if train_s else float('nan'):.1f} min, "
-          f"evaluation {report.get('duration_s', 0) / 60:.1f} min), total {(time.time() - started) / 60:.1f} min")
-    print(f"results: {out}")
+    def side(name: str) -> dict:
+        m = report["metrics"][name]
+        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "invalid_rate": m["invalid_rate"],
+                "per_class_f1": {k: v["f1"] for k, v in report["per_class"][name].items()}}
+
+    majority = report["baselines"]["majority"]
+    rows = {"base (label scoring)": side("base"), "fine-tuned (label scoring)": side("tuned"),
+            f"majority class ('{majority['label']}')": {**majority, "per_class_f1": {}},
+            f"TF-IDF + LR, same {len(trained):,} rows": tfidf_same, f"TF-IDF + LR, all {len(upload):,} rows": tfidf_all}
+    print(f"\nTweets, {report['n_examples']} held-out rows (report split), plan: lr {rec['plan']['learning_rate']}, "
+          f"{rec['plan']['num_epochs']:g} epoch(s), {len(trained):,} training rows")
+    print(f"{'model':<34} {'acc':>6} {'macroF1':>8} {'bearish':>8} {'bullish':>8} {'neutral':>8}")
+    for name, r in rows.items():
+        f1 = r.get("per_class_f1") or {}
+        cells = "".join(f"{f1[k]:>9.3f}" if k in f1 else f"{'-':>9}" for k in ("bearish", "bullish", "neutral"))
+        print(f"{name:<34} {r['accuracy']:>6.3f} {r['macro_f1']:>8.3f}{cells}")
+    print(f"\ntraining job wall time {job_s / 60:.1f} min (estimate before Start: {estimate.get('minutes', '?')} min); "
+          f"validation {validation_s:.0f} s = {validation_s / job_s:.1%} of the job; "
+          f"{metrics.get('train_tokens_per_s')} tokens/s; speed-ups {metrics.get('speedups')}")
+    if report.get("warnings"):
+        print(f"warnings: {report['warnings']}")
+    print(f"regression check: {report.get('regression', {}).get('verdict')}")
+    result = {"plan": rec["plan"], "advice": {k: rec[k] for k in ("approach", "confidence")}, "rows": rows,
+              "n_report": report["n_examples"], "n_trained": len(trained), "job_wall_s": round(job_s, 1),
+              "estimate_min": estimate.get("minutes"), "validation_s": round(validation_s, 1),
+              "validation_share": validation_s / job_s, "tokens_per_s": metrics.get("train_tokens_per_s"),
+              "speedups": metrics.get("speedups"), "timings": timings, "warnings": report.get("warnings"),
+              "regression": {k: report.get("regression", {}).get(k) for k in ("kind", "delta", "verdict")}, "smoke": args.smoke}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"finetune_quality{'-smoke' if args.smoke else ''}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"JSON: {path}")
     return 0
 
 

@@ -39,8 +39,10 @@ def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
 
 
 def write_splits(folder: Path, pool_rows: int | None = None) -> dict[str, Path]:
-    """Write report.csv, dev.csv and pool.csv (optionally the first ``pool_rows`` of the pool) into ``folder``."""
+    """Write report.csv, dev.csv, pool.csv (optionally its first ``pool_rows``) and train.csv (pool + dev, i.e. all
+    rows but the report split) into ``folder``."""
     parts = split_rows(read_rows())
+    parts["train"] = parts["pool"] + parts["dev"]  # everything but the report split
     if pool_rows:
         parts["pool"] = parts["pool"][:pool_rows]
     return {name: write_csv(rows, Path(folder) / f"{name}.csv") for name, rows in parts.items()}

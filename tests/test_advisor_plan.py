@@ -25,11 +25,19 @@ LONG = TokenStats(method="test", sample=1000, prompt_p50=40, prompt_p95=120, com
                   completion_max=1800, total_p50=370, total_p95=1050, total_p99=1400, total_max=1900)
 SHORT = TokenStats(method="test", sample=1000, prompt_p50=25, prompt_p95=40, completion_p50=1, completion_p95=1,
                    completion_max=2, total_p50=58, total_p95=80, total_p99=90, total_max=130)
-VALUE_FIELDS = [f for f in TrainPlan.help() if f not in ("reasons", "memory_estimate")]
+VALUE_FIELDS = [f for f in TrainPlan.help() if f not in ("reasons", "memory_estimate", "time_estimate")]
 
 
-def plan_for(n, machine, tokens=LONG, task="freeform", spec=SPEC):
-    return make_plan(PlanInputs(machine=machine, spec=spec, n_rows=n, task=task, tokens=tokens))
+@pytest.fixture(scope="module", autouse=True)
+def empty_home(tmp_path_factory):
+    """No finished runs: time estimates use the built-in speed calibration, not whatever the user trained."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FINTUNE_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
+def plan_for(n, machine, tokens=LONG, task="freeform", spec=SPEC, time_budget_min=None):
+    return make_plan(PlanInputs(machine=machine, spec=spec, n_rows=n, task=task, tokens=tokens, time_budget_min=time_budget_min))
 
 
 def values(plan):
@@ -78,8 +86,14 @@ def test_machines_give_different_plans(grid, n):
 
 def test_classification_plan_for_sent_train_shape():
     plan = plan_for(9543, MACHINES["cpu-24g"], tokens=SHORT, task="classification")
-    assert plan.label_smoothing == pytest.approx(0.1)
-    assert "calibrat" in plan.reasons["label_smoothing"]
+    # the measured recipe (docs/training.md): a high LoRA learning rate, no smoothing, no NEFTune, so both
+    # trainer speed-ups stay on, and validation on a bounded subset a few times per run
+    assert plan.learning_rate == pytest.approx(2e-3) and "measured" in plan.reasons["learning_rate"]
+    assert plan.label_smoothing == 0 and "measured" in plan.reasons["label_smoothing"]
+    assert plan.neftune_noise_alpha is None and "padding-free" in plan.reasons["neftune_noise_alpha"]
+    total_steps = plan.num_epochs * 9543 * (1 - plan.val_fraction) / plan.effective_batch_size
+    assert total_steps / plan.eval_steps <= 5 and plan.eval_loss_rows <= 64
+    assert round(9543 * plan.val_fraction) == 400
     assert "short label" in plan.reasons["max_seq_length"]
     assert plan.max_seq_length <= 128
     assert plan.gradient_checkpointing is False and "TRL" in plan.reasons["gradient_checkpointing"]
@@ -123,4 +137,17 @@ def test_sft_config_from_plan(tmp_path):
     plan = plan_for(5000, MACHINES["cpu-24g"], tokens=SHORT, task="classification")
     cfg = plan.to_sft_config(tmp_path, use_cpu=True)
     assert cfg.learning_rate == plan.learning_rate and cfg.gradient_checkpointing is False
-    assert cfg.label_smoothing_factor == pytest.approx(0.1)
+    assert cfg.label_smoothing_factor == plan.label_smoothing and cfg.neftune_noise_alpha == plan.neftune_noise_alpha
+
+
+def test_time_budget_trims_epochs_then_samples_rows_and_says_so():
+    free = plan_for(5000, MACHINES["cpu-24g"], tokens=LONG)
+    assert free.time_estimate["minutes"] > 30 and free.train_rows is None
+    tight = plan_for(5000, MACHINES["cpu-24g"], tokens=LONG, time_budget_min=30)
+    assert tight.num_epochs == 1 < free.num_epochs  # fewer epochs first
+    assert tight.train_rows and tight.train_rows < 5000  # then a sample
+    assert tight.time_estimate["total_s"] <= 30 * 60 * 1.02
+    assert "over the 30-min budget" in tight.reasons["train_rows"] and "epoch" in tight.reasons["num_epochs"]
+    assert "min on this machine" in tight.reasons["time_estimate"]
+    roomy = plan_for(100, MACHINES["cpu-24g"], tokens=SHORT, time_budget_min=30)
+    assert roomy.train_rows is None and not roomy.time_estimate["fitted"]

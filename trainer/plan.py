@@ -53,7 +53,9 @@ class TrainPlan:
     save_steps: int = field(default=50, metadata={"help": "Write a resumable checkpoint every N steps."})
     seed: int = field(default=42, metadata={"help": "Random seed for split, init and shuffling."})
     reasons: dict[str, str] = field(default_factory=dict, metadata={"help": "Field name -> one-line reason for its value."})
+    train_rows: int | None = field(default=None, metadata={"help": "Train on at most this many rows: a deterministic random sample of the training split, e.g. to fit a time budget. None = all rows."})
     memory_estimate: dict[str, Any] | None = field(default=None, metadata={"help": "Estimated peak memory breakdown (GiB) vs. available."})
+    time_estimate: dict[str, Any] | None = field(default=None, metadata={"help": "Estimated wall time on this machine (seconds per part) and the speed calibration it rests on."})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -79,6 +81,8 @@ class TrainPlan:
                 raise bad(name, "must be a positive whole number")
         if self.num_epochs <= 0:
             raise bad("num_epochs", "must be positive, e.g. 3")
+        if self.train_rows is not None and int(self.train_rows) < 1:
+            raise bad("train_rows", "use a positive number of rows, or leave empty to train on all of them")
         if self.neftune_noise_alpha is not None and self.neftune_noise_alpha <= 0:
             raise bad("neftune_noise_alpha", "use a positive alpha such as 5, or leave empty to disable")
         return self

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ def prepare_run(path: str | Path, plan: TrainPlan, spec: DataSpec | None = None,
     if not report.ok:
         raise TrainerError(report.summary())
     split = split_examples(report.examples, SplitSpec(val_fraction=plan.val_fraction, seed=plan.seed))
+    sampled_from = None
+    if plan.train_rows and plan.train_rows < len(split.train):
+        sampled_from = len(split.train)
+        split.train = sorted(random.Random(plan.seed).sample(split.train, int(plan.train_rows)), key=lambda e: e.row)
     name = name or Path(path).stem
     record = {
         "name": name,
@@ -72,6 +77,7 @@ def prepare_run(path: str | Path, plan: TrainPlan, spec: DataSpec | None = None,
         "task": report.task,
         "labels": report.labels,
         "n_train": len(split.train),
+        "train_sampled_from": sampled_from,
         "n_val": len(split.val),
         "split": split.info(),
         # the prompt every later use of this run repeats (trainer.prompts): the label set for classification

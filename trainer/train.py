@@ -155,7 +155,8 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
     writer.phase("preparing", message="loading the base model")
     quantization, reason = quantization_status(plan)
     if main:
-        registry.update_record(folder, quantization_effective=quantization, quantization_reason=reason)
+        registry.update_record(folder, quantization_effective=quantization, quantization_reason=reason,
+                               device="cuda" if torch.cuda.is_available() else "cpu")
     tokenizer, model, dtype_name = load_base(plan, quantization)
     if (folder / registry.STOP_FILE).exists():
         writer.phase("stopped", message="stopped before training started")
