@@ -78,7 +78,7 @@ def test_bad_label_map_is_a_clear_error():
     from trainer.errors import TrainerError
 
     with pytest.raises(TrainerError, match="not valid JSON"):
-        train_tab._spec_from_controls("text_label", "text", "label", "{0: bearish}", "")
-    spec = train_tab._spec_from_controls("auto", "text", "label", '{"0": "bearish", "1": "bullish"}', "")
+        train_tab.spec_from_controls(None, "text_label", "text", "label", "{0: bearish}", "")
+    spec = train_tab.spec_from_controls(None, "auto", "text", "label", '{"0": "bearish", "1": "bullish"}', "")
     assert spec.shape == "text_label" and spec.label_names == {"0": "bearish", "1": "bullish"}
-    assert train_tab._spec_from_controls("auto", None, None, "", "") is None
+    assert train_tab.spec_from_controls(None, "auto", None, None, "", "") is None

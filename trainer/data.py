@@ -89,6 +89,51 @@ class DataSpec:
     def from_dict(cls, data: dict[str, Any]) -> "DataSpec":
         return cls(**data)
 
+    @classmethod
+    def from_user_input(cls, columns: list[str] | None = None, shape: str | None = "auto", prompt_column: str | None = None,
+                        completion_column: str | None = None, label_map: str | dict | None = None,
+                        prompt_template: str | None = None) -> "DataSpec | None":
+        """The mapping a user chose (``fintune train`` flags or the Train tab's column mapping) -> a DataSpec.
+
+        Returns None when the choice adds nothing to detection from the header (``load_data`` then detects the
+        mapping, including a known label map). Choices left empty are filled from detection on ``columns``.
+        """
+        label_names = parse_label_map(label_map)
+        template = (prompt_template or "").strip() or None
+        shape = shape or "auto"
+        try:
+            base = detect_spec(list(columns)) if columns else None
+        except TrainerError:
+            base = None
+        prompt = prompt_column or (base.prompt_column if base else None)
+        completion = completion_column or (base.completion_column if base else None)
+        if shape == "auto" and not label_names and not template:
+            same_columns = base is not None and (prompt, completion) == (base.prompt_column, base.completion_column)
+            if same_columns or not (prompt_column or completion_column):
+                return None
+        if shape == "messages":
+            return cls(shape="messages", messages_column=prompt_column or (base.messages_column if base else None) or "messages")
+        if shape == "auto":
+            shape = "text_label" if label_names else (base.shape if base and base.shape != "messages" else "prompt_completion")
+        return cls(shape=shape, prompt_column=prompt, completion_column=completion, label_names=label_names,
+                   context_column=base.context_column if base else None, prompt_template=template)
+
+
+def parse_label_map(label_map: str | dict | None) -> dict[str, str] | None:
+    """A user's label map (JSON text or a dict) -> {value: name}, or None when empty; TrainerError with the fix."""
+    if isinstance(label_map, dict):
+        return label_map or None
+    if not (label_map or "").strip():
+        return None
+    example = '{"0": "bearish", "1": "bullish"}'
+    try:
+        parsed = json.loads(label_map)
+    except json.JSONDecodeError as exc:
+        raise TrainerError(f"The label map is not valid JSON ({exc.msg}). Write it like {example}.") from None
+    if not isinstance(parsed, dict):
+        raise TrainerError(f"The label map must be a JSON object such as {example}.")
+    return parsed or None
+
 
 @dataclass
 class Example:
@@ -131,10 +176,8 @@ class LoadedData:
 # ----------------------------------------------------------------------------------------------- reading
 def file_fingerprint(path: str | Path, spec: DataSpec | None = None) -> str:
     """SHA-256 of the file bytes plus the column mapping: the data identity recorded with a run."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     if spec is not None:
         digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
     return digest.hexdigest()

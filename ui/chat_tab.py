@@ -37,10 +37,8 @@ def history_to_messages(history: list[dict], system: str) -> list[dict]:
 def adapter_choices() -> list[tuple[str, str]]:
     """Dropdown choices: the base model plus every run that has an adapter."""
     choices = [(BASE_CHOICE, "")]
-    try:
-        from trainer.registry import list_runs
-    except ImportError:  # trainer package not installed
-        return choices
+    from trainer.registry import list_runs
+
     for run in list_runs():
         if run.adapter_dir is not None:
             choices.append((f"{run.name} ({run.id})", str(run.adapter_dir)))
