@@ -25,14 +25,19 @@ from trainer.errors import TrainerError
 FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 SHAPES = ("question_answer", "prompt_completion", "instruction", "messages", "text_label")
 
-# Column names recognised for each shape, most specific first: (shape, {role: [candidate names]}).
+# The one table of column aliases (the trainer maps with it, the advisor profiles with it): for each shape,
+# most specific first, {role: [candidate names]}.
 _SHAPE_COLUMNS: list[tuple[str, dict[str, list[str]]]] = [
     ("messages", {"messages": ["messages", "conversations", "conversation", "chat"]}),
     ("instruction", {"prompt": ["instruction"], "context": ["input", "context"], "completion": ["output", "response"]}),
-    ("prompt_completion", {"prompt": ["prompt"], "completion": ["completion", "response"]}),
-    ("question_answer", {"prompt": ["question", "query", "q"], "completion": ["answer", "answers", "a", "response"]}),
-    ("text_label", {"prompt": ["text", "sentence", "tweet", "headline", "content"], "completion": ["label", "labels", "sentiment", "class", "category"]}),
+    ("prompt_completion", {"prompt": ["prompt", "input", "source"], "completion": ["completion", "response", "output", "target"]}),
+    ("question_answer", {"prompt": ["question", "query", "q", "term"], "completion": ["answer", "answers", "a", "response", "definition"]}),
+    ("text_label", {"prompt": ["text", "sentence", "tweet", "headline", "content"],
+                    "completion": ["label", "labels", "sentiment", "class", "category", "target"]}),
 ]
+# Passages an answer is grounded in. Training appends a context only in the instruction shape (its `input`);
+# the advisor reads these to tell grounded QA from facts.
+CONTEXT_COLUMNS = ("context", "passage", "document", "evidence")
 
 # Label maps for well-known datasets, keyed by the set of label values. Users can always pass their own.
 KNOWN_LABEL_MAPS: dict[frozenset, dict[str, str]] = {
@@ -229,10 +234,11 @@ def _delimiter_of(header: str, suffix: str) -> str:
 def _check_bytes(path: Path, limits: UploadLimits) -> FileFormat:
     """File-level checks before parsing; returns how to read the file."""
     if not path.is_file():
-        raise TrainerError(f"File not found: {path}. Upload the file again or check the path.")
+        raise TrainerError(f"File not found: {path} does not exist. Upload the file again or check the path.")
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise TrainerError(f"'{path.name}' is not a supported format. Upload a CSV, TSV, JSON, JSONL or Parquet file ({', '.join(FORMATS)}).")
+        raise TrainerError(f"'{path.name}' has an unsupported type ({suffix or 'no extension'}). "
+                           f"Upload a CSV, TSV, JSON, JSONL or Parquet file ({', '.join(FORMATS)}).")
     size = path.stat().st_size
     if size == 0:
         raise TrainerError(f"'{path.name}' is empty (0 bytes). Upload a file with a header and at least {limits.min_rows} rows.")
@@ -274,7 +280,7 @@ def _check_bytes(path: Path, limits: UploadLimits) -> FileFormat:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if suffix in (".csv", ".tsv"):
         if len(lines) <= 1:
-            raise TrainerError(f"'{path.name}' has a header but no data rows. Add at least {limits.min_rows} rows under the header.")
+            raise TrainerError(f"'{path.name}' has a header but no data rows (no rows to learn from). Add at least {limits.min_rows} rows under the header.")
         return FileFormat(suffix, encoding, _delimiter_of(lines[0], suffix))
     if suffix == ".json" and text.lstrip()[:1] not in ("[", "{"):
         raise TrainerError(f"'{path.name}' is not JSON (it should start with '[' or '{{'). If it has one object per line, name it .jsonl.")
@@ -480,12 +486,10 @@ def load_data(path: str | Path, spec: DataSpec | None = None, limits: UploadLimi
     ds = read_table(path, limits)
     columns = list(ds.column_names)
     if spec is None:
-        sample = None
-        lower = {c.lower() for c in columns}
-        if lower & {"label", "labels", "sentiment", "class", "category"}:
-            label_col = next(c for c in columns if c.lower() in {"label", "labels", "sentiment", "class", "category"})
-            sample = sorted({str(v) for v in ds.select(range(min(ds.num_rows, 5000)))[label_col]})
-        spec = detect_spec(columns, sample)
+        spec = detect_spec(columns)
+        if spec.shape == "text_label":  # numeric labels of a well-known dataset get their names
+            sample = ds.select(range(min(ds.num_rows, 5000)))[spec.completion_column]
+            spec.label_names = known_label_map(frozenset(str(v) for v in sample if v is not None and str(v) != ""))
     examples, issues = map_rows(ds, spec, _line_offset(path.suffix.lower()))
     preview = [dict(r) for r in ds.select(range(min(ds.num_rows, 20)))]
     return LoadedData(path=path, spec=spec, columns=columns, n_rows=ds.num_rows, examples=examples,
