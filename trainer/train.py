@@ -169,11 +169,12 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
 
     from trainer.callbacks import EventCallback
     from trainer.fast import FinTuneSFTTrainer
+    from trainer.testing import injected_callbacks
 
     callback = EventCallback(folder, writer)
     trainer = FinTuneSFTTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
-        peft_config=plan.to_lora_config(), callbacks=[callback],
+        peft_config=plan.to_lora_config(), callbacks=[*injected_callbacks(), callback],  # a test's delay runs before the STOP check
         speedups=speedups and plan.label_smoothing == 0,
     )
     checkpoint = registry.last_checkpoint(folder) if resume else None
