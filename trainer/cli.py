@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from trainer.accelerate_launch import LaunchSpec
-from trainer.data import UploadLimits
+from trainer.table import UploadLimits
 from trainer.registry import TERMINAL, RunStatus
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from trainer.data import FORMATS
+from trainer.table import FORMATS
 from trainer.events import RunSummary
 from trainer.plan import CHOICES, TrainPlan
 from trainer.registry import LIVE, RunStatus
