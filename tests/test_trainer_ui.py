@@ -128,3 +128,20 @@ def test_runs_table_and_cli_share_one_summary(tmp_home, capsys):
     assert main(["runs"]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(folder.name))
     assert line.split()[1:4] == ["stopped", "2/4", "1.2346"]
+
+
+def test_cli_flags_and_tab_controls_build_the_same_mapping(tmp_path):
+    """`fintune train --prompt-column/--label-map` and the Train tab's mapping go through one function."""
+    import argparse
+
+    from trainer.cli import spec_from_args
+
+    path = tmp_path / "notes.csv"
+    path.write_text("text,label,note\n" + "".join(f"t{i},{i % 2},n{i}\n" for i in range(12)), encoding="utf-8")
+    args = argparse.Namespace(prompt_column="note", completion_column=None, label_map='{"0": "down", "1": "up"}',
+                              max_file_mb=None, max_rows=None)
+    from_cli = spec_from_args(args, str(path))
+    from_tab = train_tab.spec_from_controls(["text", "label", "note"], "auto", "note", "label", '{"0": "down", "1": "up"}', "")
+    assert from_cli == from_tab
+    assert (from_cli.shape, from_cli.prompt_column, from_cli.completion_column, from_cli.label_names) == (
+        "text_label", "note", "label", {"0": "down", "1": "up"})
