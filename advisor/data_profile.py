@@ -13,16 +13,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from advisor.errors import AdvisorError
 
-SUPPORTED = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
-# (input, output) column pairs we recognise, in order of preference; "context" is read when present.
-_PAIRS = (
-    ("prompt", "completion"), ("input", "output"), ("instruction", "output"), ("instruction", "response"),
-    ("question", "answer"), ("query", "response"), ("source", "target"), ("text", "label"), ("sentence", "label"),
-    ("text", "labels"), ("text", "category"), ("text", "target"), ("term", "definition"),
-)
-_CONTEXT_COLUMNS = ("context", "passage", "document", "evidence")
 _QUESTION_START = re.compile(r"^(what|why|how|when|where|who|which|whom|whose|is|are|can|could|should|would|do|does|did|will|may|if)\b", re.I)
 
 
@@ -59,53 +53,37 @@ class DataProfile:
 
 
 def load_pairs(path: str | Path, limit: int | None = None) -> tuple[list[str], list[str], list[str] | None, tuple[str, str, str | None]]:
-    """(inputs, outputs, contexts or None, (input_field, output_field, context_field)) from a data file."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise AdvisorError(f"Data file {path} does not exist. Pass the path of a CSV/JSONL file with input and output columns.")
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise AdvisorError(f"Data file {path.name} has an unsupported type {suffix!r}. Use one of {', '.join(SUPPORTED)}.")
-    import pandas as pd
+    """(inputs, outputs, contexts or None, (input_field, output_field, context_field)) from a data file.
 
+    Read and mapped by the trainer's loader (``trainer.data``: its formats, encodings and column aliases), so the
+    advisor accepts exactly the files the Train tab accepts. Labels stay as written (no label-name map).
+    """
+    from trainer.data import CONTEXT_COLUMNS, detect_spec, map_rows, read_table
+    from trainer.errors import TrainerError
+
+    path = Path(path).expanduser()
     try:
-        if suffix in (".csv", ".tsv"):
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", nrows=limit, dtype=str, keep_default_na=False)
-        elif suffix == ".jsonl":
-            df = pd.read_json(path, lines=True, nrows=limit, dtype=False)
-        elif suffix == ".json":
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            df = pd.DataFrame(raw if isinstance(raw, list) else raw.get("data", raw))
-        else:
-            df = pd.read_parquet(path)
-    except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdvisorError(f"Could not read {path.name}: {exc}. Check it is valid {suffix[1:].upper()} with a header / one object per line.") from exc
+        ds = read_table(path)
+    except TrainerError as exc:
+        raise AdvisorError(str(exc)) from None
     if limit:
-        df = df.head(limit)
-    cols = {c.lower(): c for c in df.columns}
-    if "messages" in cols:
-        ins, outs = [], []
-        for msgs in df[cols["messages"]]:
-            users = [m.get("content", "") for m in msgs if m.get("role") == "user"]
-            bots = [m.get("content", "") for m in msgs if m.get("role") == "assistant"]
-            if users and bots:
-                ins.append(str(users[-1]))
-                outs.append(str(bots[-1]))
-        return ins, outs, None, ("messages[user]", "messages[assistant]", None)
-    pair = next(((cols[a], cols[b]) for a, b in _PAIRS if a in cols and b in cols), None)
-    if pair is None:
-        if len(df.columns) != 2:
-            raise AdvisorError(
-                f"{path.name} has columns {list(df.columns)}; could not tell input from output. Name them "
-                "`prompt`/`completion`, `question`/`answer`, `input`/`output` or `text`/`label`."
-            )
-        pair = (df.columns[0], df.columns[1])
-    ctx = next((cols[c] for c in _CONTEXT_COLUMNS if c in cols), None)
-    df = df.dropna(subset=list(pair))
-    ins = df[pair[0]].astype(str).tolist()
-    outs = df[pair[1]].astype(str).tolist()
-    contexts = df[ctx].astype(str).tolist() if ctx else None
-    return ins, outs, contexts, (str(pair[0]), str(pair[1]), str(ctx) if ctx else None)
+        ds = ds.select(range(min(limit, ds.num_rows)))
+    try:
+        spec = detect_spec(list(ds.column_names))
+    except TrainerError as exc:
+        raise AdvisorError(f"{path.name}: could not tell input from output. {exc}") from None
+    examples, _ = map_rows(ds, spec)
+    lower = {c.lower(): c for c in ds.column_names}
+    ctx = next((lower[c] for c in CONTEXT_COLUMNS if c in lower and lower[c] not in spec.columns()), None)
+    contexts = None
+    if ctx:
+        column = ds[ctx]
+        contexts = ["" if column[e.row - 1] is None else str(column[e.row - 1]) for e in examples]
+    if spec.shape == "messages":
+        fields = ("messages[user]", "messages[assistant]", None)
+    else:
+        fields = (str(spec.prompt_column), str(spec.completion_column), ctx)
+    return [e.prompt for e in examples], [e.completion for e in examples], contexts, fields
 
 
 def _words(text: str) -> int:
@@ -113,10 +91,8 @@ def _words(text: str) -> int:
 
 
 def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))])
+    """The observed value nearest the q-quantile (0 for no values)."""
+    return float(np.percentile(values, q * 100, method="nearest")) if values else 0.0
 
 
 def _skeleton(text: str) -> str:
@@ -130,6 +106,8 @@ def _skeleton(text: str) -> str:
 
 
 def profile(path: str | Path) -> DataProfile:
+    from trainer.validate import detect_task
+
     ins, outs, contexts, (fin, fout, fctx) = load_pairs(path)
     n = len(outs)
     if n == 0:
@@ -163,15 +141,16 @@ def profile(path: str | Path) -> DataProfile:
         question_ratio=round(question_ratio, 3), json_ratio=round(json_ratio, 3), template_ratio=round(template_ratio, 3),
         kind="freeform",
     )
-    p.kind, p.summary = _classify(p)
+    p.kind, p.summary = _classify(p, is_label_set=detect_task(outs)[0] == "classification")
     return p
 
 
-def _classify(p: DataProfile) -> tuple[str, str]:
+def _classify(p: DataProfile, is_label_set: bool) -> tuple[str, str]:
+    """The data's kind; ``is_label_set`` comes from the trainer's one label-set rule (``trainer.validate.detect_task``)."""
     n = p.n_rows
     if n < 20:
         return "too_small", f"only {n} rows — too few to learn from; use them as few-shot examples in the prompt"
-    if p.distinct_outputs <= 50 and p.top_coverage >= 0.95 and p.distinct_ratio <= 0.2 and p.output_words_median <= 5:
+    if is_label_set:
         labels = ", ".join(v for v, _ in p.top_outputs[:6])
         return "label_set", f"{n:,} labelled examples of a fixed set of {p.distinct_outputs} labels ({labels})"
     if p.json_ratio >= 0.8:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 # Tokens the chat template adds around one prompt/completion pair (SmolLM2: system + role markers).
 TEMPLATE_OVERHEAD = 32
 WORDS_TO_TOKENS = 1.3
@@ -35,10 +37,8 @@ class TokenStats:
 
 def _tokenizer(base_model: str | None):
     """The base model's tokenizer if it is already on disk (never starts a download), else (None, why)."""
-    try:
-        from fintune import models  # the lead's provisioning module
-    except ImportError:
-        return None, "fintune.models not available"
+    from fintune import models
+
     name = models.requested_name(base_model)
     if name in models.BUILTIN_MODELS and not models.is_provisioned(name):
         return None, f"model '{name}' not provisioned yet (`fintune models pull`)"
@@ -49,8 +49,8 @@ def _tokenizer(base_model: str | None):
 
 
 def _q(values: list[int], q: float) -> int:
-    ordered = sorted(values)
-    return int(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]) if ordered else 0
+    """The observed value nearest the q-quantile (0 for no values)."""
+    return int(np.percentile(values, q * 100, method="nearest")) if values else 0
 
 
 def token_stats(inputs: list[str], outputs: list[str], base_model: str | None = None, use_tokenizer: bool = True, seed: int = 0) -> TokenStats:

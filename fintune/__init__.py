@@ -1,6 +1,6 @@
 """FinTune core: paths, errors, base-model provisioning, the chat engine and the CLI.
 
-The four design-card packages (``advisor``, ``rag``, ``trainer``, ``ui``) build on this one.
+The packages ``advisor``, ``rag``, ``trainer`` and ``ui`` build on this one.
 Nothing here imports torch at module import time, so the CLI and UI start fast.
 """
 

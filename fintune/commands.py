@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from fintune.engine import GenerationSettings  # its module imports no torch
+
 
 def register(sub) -> None:
     serve = sub.add_parser("serve", help="Run the web app (http://127.0.0.1:7860 by default).")
@@ -21,9 +23,9 @@ def register(sub) -> None:
     chat.add_argument("--adapter", default=None, help="A run id or a PEFT adapter folder to chat with instead of the base model.")
     chat.add_argument("--glossary", action="store_true", help="Answer from the glossary (RAG) and list the sources.")
     chat.add_argument("--system", default=None, help="System prompt.")
-    chat.add_argument("--temperature", type=float, default=0.7)
-    chat.add_argument("--top-p", type=float, default=0.9)
-    chat.add_argument("--max-new-tokens", type=int, default=256)
+    chat.add_argument("--temperature", type=float, default=GenerationSettings.temperature)
+    chat.add_argument("--top-p", type=float, default=GenerationSettings.top_p)
+    chat.add_argument("--max-new-tokens", type=int, default=GenerationSettings.max_new_tokens)
     chat.set_defaults(func=_chat)
 
     models = sub.add_parser("models", help="Provision and inspect base models.")

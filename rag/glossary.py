@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -209,9 +209,7 @@ class Glossary:
         """``search`` for many queries, embedding the ones not in the cache in one batch."""
         if mode not in MODES:
             raise RagError(f"Unknown search mode {mode!r}. Use one of: {', '.join(MODES)}.")
-        k = self.config.k if k is None else int(k)
-        if not 1 <= k <= 100:
-            raise RagError(f"k={k} is out of range. Ask for between 1 and 100 definitions.")
+        k = self.config.k if k is None else replace(self.config, k=int(k)).k  # RagConfig checks k
         threshold = self.config.threshold if threshold is None else float(threshold)
         queries = [str(q or "").strip() for q in queries]
         for q in queries:

@@ -29,6 +29,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from filelock import FileLock, Timeout
+
 from rag.entries import Entry
 from rag.errors import RagError
 
@@ -109,37 +111,17 @@ def current_dir(root: Path) -> Path | None:
 def writer_lock(root: Path, timeout: float = 600.0) -> Iterator[None]:
     """One writer at a time across processes (readers never wait)."""
     root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / ".lock", "a+")
     try:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no cross-process lock; publishing is still atomic.
+        with FileLock(root / ".lock", timeout=timeout):
             yield
-            return
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RagError(f"Another FinTune process has been writing the knowledge base in {root} for {timeout:.0f}s. Wait for it to finish, then retry.") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
+    except Timeout:
+        raise RagError(f"Another FinTune process has been writing the knowledge base in {root} for {timeout:.0f}s. Wait for it to finish, then retry.") from None
 
 
 # ----- save / load ----------------------------------------------------------------------------------
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _combined(files: dict[str, dict[str, Any]]) -> str:

@@ -46,3 +46,14 @@ def tmp_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "fintune-home"
     monkeypatch.setenv("FINTUNE_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def builtin_kb(tmp_path_factory) -> Path:
+    """The built-in glossary index, built once per test session; tests that change it copy the folder first."""
+    from rag import Glossary
+
+    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"
+    if not (root / "CURRENT").exists():
+        Glossary.open(root)
+    return root

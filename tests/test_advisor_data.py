@@ -87,7 +87,7 @@ def test_sent_train_gives_classification_plan(advisor, shared_data):
     rec = advisor.advise("Classify financial news headlines as bullish, bearish or neutral",
                          shared_data / "twitter_fin_sentiment" / "sent_train.csv")
     assert rec.approach == "finetune" and rec.confidence >= 0.6
-    assert rec.plan.label_smoothing == pytest.approx(0.1)
+    assert rec.plan.learning_rate == pytest.approx(2e-3)  # the classification recipe
     assert "short label" in rec.plan.reasons["max_seq_length"]
     assert "words x 1.3" in rec.plan.reasons["max_seq_length"]  # use_tokenizer=False: the estimate says so
     assert any("9,543 labelled examples" in r for r in rec.reasons)
@@ -99,3 +99,28 @@ def test_a_thousand_labelled_rows_settle_prompt_or_finetune(advisor, tmp_path):
     rec = advisor.advise("Sort customer emails into complaint, question or compliment", _write_jsonl(tmp_path / "emails.jsonl", rows))
     assert rec.approach == "finetune" and not rec.needs_clarification and rec.plan is not None
     assert any(r.startswith("data:") and "far more examples than fit in a prompt" in r for r in rec.reasons)
+
+
+def test_advisor_reads_what_the_trainer_reads(tmp_path):
+    """One loader: a UTF-16 TSV (Excel's "Unicode text") with input/output columns profiles, and the trainer maps the
+    same rows from it."""
+    from trainer.data import load_data
+
+    rows = "\n".join(f"customer email {i}\t{('complaint', 'question')[i % 2]}" for i in range(60))
+    path = tmp_path / "emails.tsv"
+    path.write_text("input\toutput\n" + rows + "\n", encoding="utf-16")
+    p = profile(path)
+    assert (p.n_rows, p.input_field, p.output_field, p.kind) == (60, "input", "output", "label_set")
+    loaded = load_data(path)
+    assert [e.completion for e in loaded.examples] == load_pairs(path)[1]
+
+
+def test_label_set_rule_is_the_trainers(tmp_path):
+    """The advisor's label_set is exactly the trainer's classification task (trainer.validate.detect_task)."""
+    from trainer.validate import detect_task
+
+    labels = [f"label {i}" for i in range(25)]  # 25 short labels: more than a classification head the trainer accepts
+    rows = [{"text": f"note {i}", "label": labels[i % 25]} for i in range(500)]
+    path = _write_jsonl(tmp_path / "many.jsonl", rows)
+    assert detect_task([r["label"] for r in rows])[0] == "freeform"
+    assert profile(path).kind != "label_set"

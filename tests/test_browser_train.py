@@ -10,6 +10,7 @@ import os
 import pytest
 
 from tests.browser import CHROMIUM, browser_page, home_sharing_models, live_server
+from trainer.testing import STEP_DELAY_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (scripts/test.sh installs it)")]
@@ -50,7 +51,7 @@ def tweets_slice(shared_data, tmp_path):
 
 
 def test_upload_train_stop_resume_finish_then_chat(real_model_path, tmp_path, tweets_slice, monkeypatch):
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "1.5")  # gives the test time to press Stop mid-run
+    monkeypatch.setenv(STEP_DELAY_ENV, "1.5")  # gives the test time to press Stop mid-run
     home = home_sharing_models(tmp_path / "home", real_model_path)
     with live_server(home) as url, browser_page(url) as page:
         page.get_by_role("tab", name="Train").click()

@@ -90,17 +90,21 @@ def test_long_history_is_trimmed_to_the_context(engine):
 
 @pytest.mark.slow
 def test_concurrent_users_are_served(engine):
+    """Three users at once each get exactly the greedy answer they would get alone (no mixed-up streams)."""
+    questions = [[{"role": "user", "content": f"Name {i + 1} stock exchange."}] for i in range(3)]
+    alone = [engine.generate(q, GREEDY) for q in questions]
     answers = {}
 
     def ask(i):
-        answers[i] = engine.generate([{"role": "user", "content": f"Name {i + 1} stock exchange."}], GREEDY)
+        answers[i] = engine.generate(questions[i], GREEDY)
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(answers) == 3 and all(answers.values())
+    assert len(answers) == 3 and all(alone)
+    assert [answers[i] for i in range(3)] == alone
 
 
 @pytest.mark.slow

@@ -47,8 +47,15 @@ def test_evaluate_real_model_run(real_model_path, tmp_path):
     report = ev.evaluate_run(run_dir, config=config, engine=engine)
 
     assert report["n_examples"] == 4
+    labels = report["labels"]
     for side in ("base", "tuned"):
-        assert 0 <= report["metrics"][side]["accuracy"] <= 1
+        # the confusion matrix holds every example under its true label (1 bearish, 2 bullish, 1 neutral), and the
+        # accuracy is exactly its diagonal over the four examples
+        conf = report["confusion"][side]
+        assert [sum(row) for row in conf] == [1, 2, 1]
+        correct = sum(conf[i][i] for i in range(len(labels)))
+        assert report["metrics"][side]["accuracy"] == pytest.approx(correct / 4)
+        assert report["metrics"][side]["invalid_rate"] == pytest.approx(sum(row[-1] for row in conf) / 4)
     assert (run_dir / "confusion_matrix.png").is_file()
     reg = report["regression"]
     assert reg["n_questions"] >= 10 and -1 <= reg["base"] <= 1

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import gradio as gr
 import pytest
 
 from fintune.engine import GenerationSettings
 from fintune.errors import FinTuneError
+from rag.entries import Hit
 from tests.test_eval_report import CLS_ROWS, FakeEngine, base_cls, exact_similarity, tuned_cls
 from trainer import evaluate as ev
 from trainer import registry
@@ -34,13 +33,15 @@ class StreamEngine:
 
 
 class FakeGlossary:
+    """Stands in for ``shared.glossary()``; the real ``rag.prompting`` turns its hits into the RAG pane's prompt."""
+
     def __init__(self, fail=False):
         self.fail = fail
 
     def search(self, query, k=5):
         if self.fail:
             raise FinTuneError("The glossary index is missing. Build it with `fintune kb build`.")
-        return [types.SimpleNamespace(term="EBITDA", definition="Earnings before interest...", source="builtin", score=0.9)][:k]
+        return [Hit(term="EBITDA", definition="Earnings before interest...", source="builtin", score=0.9)][:k]
 
 
 class FakeShared:
@@ -53,17 +54,6 @@ class FakeShared:
 
     def glossary(self):
         return self._glossary
-
-
-@pytest.fixture(autouse=True)
-def fake_rag_prompting(monkeypatch):
-    """A stand-in for rag.prompting with the documented API (the RAG package is tested on its own)."""
-    module = types.ModuleType("rag.prompting")
-    module.build_messages = lambda question, hits, history=None: [
-        {"role": "system", "content": "Use the glossary: " + "; ".join(h.term for h in hits)},
-        {"role": "user", "content": question}]
-    module.format_sources = lambda hits: "**Sources**\n" + "\n".join(f"1. {h.term}" for h in hits)
-    monkeypatch.setitem(sys.modules, "rag.prompting", module)
 
 
 @pytest.fixture

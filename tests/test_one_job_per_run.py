@@ -18,6 +18,7 @@ from trainer import registry
 from trainer.manager import JobManager
 from trainer.plan import TrainPlan
 from trainer.prepare import prepare_run
+from trainer.testing import STEP_DELAY_ENV
 
 from tests.test_trainer_job import NO_EVAL, plan_for, sentiment_csv, tiny_model, wait_for  # noqa: F401 - fixtures
 
@@ -45,7 +46,7 @@ def test_cli_train_detach_starts_exactly_one_job(tmp_home, tiny_model, sentiment
     plan = plan_for(tiny_model, max_steps=8)
     plan_path = tmp_home.parent / "plan.json"
     plan.save(plan_path)
-    env = {**os.environ, "FINTUNE_HOME": str(tmp_home), "FINTUNE_STEP_DELAY_S": "0.3"}
+    env = {**os.environ, "FINTUNE_HOME": str(tmp_home), STEP_DELAY_ENV: "0.3"}
     out = subprocess.run([sys.executable, "-m", "fintune", "train", str(sentiment_csv), "--plan", str(plan_path),
                           "--run-name", "once", "--detach"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -76,7 +77,7 @@ def test_background_pump_never_starts_a_run_that_is_still_being_prepared(tmp_hom
 
 
 def test_resume_and_restart_launch_once(tmp_home, tiny_model, sentiment_csv, monkeypatch):
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0.3")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0.3")
     manager = JobManager()
     run = manager.start(sentiment_csv, plan_for(tiny_model, max_steps=10, save_steps=2), name="resumed", extra=NO_EVAL)
     wait_for(lambda: registry.last_checkpoint(run.run_dir))

@@ -15,14 +15,6 @@ from rag import Glossary
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def builtin_kb(tmp_path_factory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"
-    if not (root / "CURRENT").exists():
-        Glossary.open(root)
-    return root
-
-
 @pytest.fixture
 def home(builtin_kb, tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"

@@ -14,15 +14,6 @@ from rag import Glossary, RagConfig, RagError, builtin, store
 pytestmark = pytest.mark.slow  # uses the real MiniLM encoder (cheap, but loads torch)
 
 
-@pytest.fixture(scope="session")
-def builtin_kb(tmp_path_factory) -> Path:
-    """The built-in index, built once per test session and copied by tests that change it."""
-    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"
-    if not (root / "CURRENT").exists():
-        Glossary.open(root)
-    return root
-
-
 @pytest.fixture
 def kb(builtin_kb, tmp_path, monkeypatch) -> Path:
     """A private copy of the built-in index as $FINTUNE_HOME/kb."""

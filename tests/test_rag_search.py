@@ -42,11 +42,8 @@ def test_lexicon_exact_synonym_and_phrase_scores():
 
 
 @pytest.fixture(scope="session")
-def builtin_glossary(tmp_path_factory) -> Glossary:
-    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"
-    if not (root / "CURRENT").exists():
-        Glossary.open(root)
-    return Glossary.open(root)
+def builtin_glossary(builtin_kb) -> Glossary:
+    return Glossary.open(builtin_kb)
 
 
 @pytest.mark.slow

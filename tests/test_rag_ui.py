@@ -14,14 +14,6 @@ from ui import knowledge_tab
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def builtin_kb(tmp_path_factory) -> Path:
-    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"
-    if not (root / "CURRENT").exists():
-        Glossary.open(root)
-    return root
-
-
 class Shared:
     def __init__(self, root: Path) -> None:
         self._glossary = Glossary.open(root)

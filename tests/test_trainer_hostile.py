@@ -60,7 +60,7 @@ def test_fake_parquet(tmp_path):
 
 def test_unsupported_extension(tmp_path):
     (tmp_path / "data.xlsx").write_bytes(b"PK\x03\x04")
-    expect_error(tmp_path / "data.xlsx", r"CSV, JSON, JSONL or Parquet")
+    expect_error(tmp_path / "data.xlsx", r"CSV, TSV, JSON, JSONL or Parquet")
 
 
 def test_non_utf8(tmp_path):

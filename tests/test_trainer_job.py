@@ -19,6 +19,7 @@ from trainer.events import read_events, read_progress
 from trainer.manager import JobManager
 from trainer.plan import TrainPlan
 from trainer.prepare import prepare_run
+from trainer.testing import STEP_DELAY_ENV
 
 pytestmark = pytest.mark.slow
 NO_EVAL = {"evaluate": False}  # skip the task evaluation where a test is about the job machinery
@@ -93,7 +94,7 @@ def test_full_run_writes_layout_events_and_a_loadable_adapter(tmp_home, tiny_mod
 
 
 def test_stop_then_resume_continues_from_the_checkpoint(tmp_home, tiny_model, sentiment_csv, monkeypatch):
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0.3")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0.3")
     manager = JobManager()
     run = manager.start(sentiment_csv, plan_for(tiny_model, max_steps=12, save_steps=50), name="stoppable", extra=NO_EVAL)
     wait_for(lambda: read_progress(run.run_dir).step >= 2)
@@ -105,7 +106,7 @@ def test_stop_then_resume_continues_from_the_checkpoint(tmp_home, tiny_model, se
     stopped_at = int(ckpt.name.split("-")[1])
     assert 2 <= stopped_at < 12
     assert not (run.run_dir / registry.STOP_FILE).exists()
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0")
     manager.resume(run.id)
     run = manager.wait(run.id, timeout=300)
     assert run.status == "completed", registry.log_tail(run.run_dir)
@@ -114,7 +115,7 @@ def test_stop_then_resume_continues_from_the_checkpoint(tmp_home, tiny_model, se
 
 
 def test_sigkill_mid_training_is_detected_and_resumes_after_restart(tmp_home, tiny_model, sentiment_csv, monkeypatch):
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0.3")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0.3")
     manager = JobManager()
     run = manager.start(sentiment_csv, plan_for(tiny_model, max_steps=12, save_steps=2), name="killed", extra=NO_EVAL)
     wait_for(lambda: registry.last_checkpoint(run.run_dir))
@@ -126,7 +127,7 @@ def test_sigkill_mid_training_is_detected_and_resumes_after_restart(tmp_home, ti
     run = registry.get_run(run.id)
     assert run.status == "failed" and "ended unexpectedly" in run.error and "Resume" in run.error
     ckpt_step = int(registry.last_checkpoint(run.run_dir).name.split("-")[1])
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0")
     restarted.resume(run.id)
     run = restarted.wait(run.id, timeout=300)
     assert run.status == "completed", registry.log_tail(run.run_dir)
@@ -142,7 +143,7 @@ def _alive(manager, pid):
 
 
 def test_one_job_at_a_time_and_queued_stop(tmp_home, tiny_model, sentiment_csv, monkeypatch):
-    monkeypatch.setenv("FINTUNE_STEP_DELAY_S", "0.2")
+    monkeypatch.setenv(STEP_DELAY_ENV, "0.2")
     manager = JobManager()
     first = manager.start(sentiment_csv, plan_for(tiny_model, max_steps=4), name="first", extra=NO_EVAL)
     second = manager.start(sentiment_csv, plan_for(tiny_model, max_steps=2), name="second", extra=NO_EVAL)

@@ -78,7 +78,70 @@ def test_bad_label_map_is_a_clear_error():
     from trainer.errors import TrainerError
 
     with pytest.raises(TrainerError, match="not valid JSON"):
-        train_tab._spec_from_controls("text_label", "text", "label", "{0: bearish}", "")
-    spec = train_tab._spec_from_controls("auto", "text", "label", '{"0": "bearish", "1": "bullish"}', "")
+        train_tab.spec_from_controls(None, "text_label", "text", "label", "{0: bearish}", "")
+    spec = train_tab.spec_from_controls(None, "auto", "text", "label", '{"0": "bearish", "1": "bullish"}', "")
     assert spec.shape == "text_label" and spec.label_names == {"0": "bearish", "1": "bullish"}
-    assert train_tab._spec_from_controls("auto", None, None, "", "") is None
+    assert train_tab.spec_from_controls(None, "auto", None, None, "", "") is None
+
+
+def test_endpoints_are_named():
+    with gr.Blocks() as demo:
+        train_tab.build(FakeShared(), gr.State(None), gr.State(None))
+    names = {d.get("api_name") for d in demo.config["dependencies"]}
+    assert {"train", "runs", "stop_run", "resume_run"} <= names
+
+
+def test_mapping_controls_prefilled_with_detection_mean_detect(tmp_path):
+    """The tab pre-fills the column dropdowns with what detection found: that alone keeps detection (and its known
+    label map); a changed column is honoured."""
+    columns = ["text", "label", "note"]
+    assert train_tab.spec_from_controls(columns, "auto", "text", "label", "", "") is None
+    chosen = train_tab.spec_from_controls(columns, "auto", "note", "label", "", "")
+    assert (chosen.shape, chosen.prompt_column, chosen.completion_column) == ("text_label", "note", "label")
+    messages = train_tab.spec_from_controls(["conversation"], "messages", None, None, "", "")
+    assert messages.messages_column == "conversation"
+
+
+def test_advisor_upload_arrives_with_the_plan(tmp_home, tmp_path, monkeypatch):
+    """The Advisor hands its upload and plan over; the Train tab shows that file's report without a second upload."""
+    from trainer import prepare
+
+    monkeypatch.setattr(prepare, "load_tokenizer_for", lambda base_model: None)  # no model: skip token lengths
+    path = tmp_path / "tweets.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"tweet number {i}\t{i % 3}\n" for i in range(40)), encoding="utf-8")
+    plan = TrainPlan(max_seq_length=128).to_dict()
+    file_update, kept, columns, report, preview, issues, histogram, p_col, c_col = train_tab.on_handover(str(path), plan)
+    assert file_update["value"] == str(path) and kept and columns == ["text", "label"]
+    assert report.startswith("✅") and "40 usable" in report and "bearish" in report
+    assert (p_col["value"], c_col["value"]) == ("text", "label")
+    assert all(u == {"__type__": "update"} for u in train_tab.on_handover(None, plan))
+
+
+def test_runs_table_and_cli_share_one_summary(tmp_home, capsys):
+    from fintune.cli import main
+
+    folder = registry.create_run({"name": "listed", "base_model": "x"})
+    EventWriter(folder).emit("log", step=2, total_steps=4, loss=1.23456)
+    registry.update_record(folder, status="stopped")
+    row = train_tab.runs_table()[0]
+    assert row[:5] == [folder.name, "listed", "stopped", "2/4", 1.2346]
+    assert main(["runs"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(folder.name))
+    assert line.split()[1:4] == ["stopped", "2/4", "1.2346"]
+
+
+def test_cli_flags_and_tab_controls_build_the_same_mapping(tmp_path):
+    """`fintune train --prompt-column/--label-map` and the Train tab's mapping go through one function."""
+    import argparse
+
+    from trainer.cli import spec_from_args
+
+    path = tmp_path / "notes.csv"
+    path.write_text("text,label,note\n" + "".join(f"t{i},{i % 2},n{i}\n" for i in range(12)), encoding="utf-8")
+    args = argparse.Namespace(prompt_column="note", completion_column=None, label_map='{"0": "down", "1": "up"}',
+                              max_file_mb=None, max_rows=None)
+    from_cli = spec_from_args(args, str(path))
+    from_tab = train_tab.spec_from_controls(["text", "label", "note"], "auto", "note", "label", '{"0": "down", "1": "up"}', "")
+    assert from_cli == from_tab
+    assert (from_cli.shape, from_cli.prompt_column, from_cli.completion_column, from_cli.label_names) == (
+        "text_label", "note", "label", {"0": "down", "1": "up"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -22,8 +21,6 @@ class EventCallback(TrainerCallback):
         self._t0 = None
         self._step0 = 0
         self._last_tokens: tuple[float, float] | None = None  # (time, cumulative tokens)
-        # Test/demo hook: slow each step down so stop/kill/resume can be exercised with a tiny model.
-        self.step_delay_s = float(os.environ.get("FINTUNE_STEP_DELAY_S", "0") or 0)
 
     def _stop_file(self) -> Path:
         return self.run_dir / STOP_FILE
@@ -41,8 +38,6 @@ class EventCallback(TrainerCallback):
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.step_delay_s:
-            time.sleep(self.step_delay_s)
         if self._stop_file().exists():
             self.stop_requested = True
             control.should_save = True

@@ -8,6 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.accelerate_launch import LaunchSpec
+from trainer.table import UploadLimits
+from trainer.registry import TERMINAL, RunStatus
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="Fine-tune a LoRA adapter on a CSV/JSON/JSONL/Parquet file (background job, progress bar).")
@@ -19,10 +23,10 @@ def register(sub) -> None:
     p.add_argument("--prompt-column", help="Column with the user text (overrides detection).")
     p.add_argument("--completion-column", help="Column with the answer/label (overrides detection).")
     p.add_argument("--label-map", help="JSON label map for numeric labels, e.g. '{\"0\": \"bearish\", \"1\": \"bullish\"}'.")
-    p.add_argument("--max-file-mb", type=float, default=None, help="Largest accepted file in MB (default 25).")
-    p.add_argument("--max-rows", type=int, default=None, help="Most rows accepted (default 50,000).")
+    p.add_argument("--max-file-mb", type=float, default=None, help=f"Largest accepted file in MB (default {UploadLimits.max_file_mb:g}).")
+    p.add_argument("--max-rows", type=int, default=None, help=f"Most rows accepted (default {UploadLimits.max_rows:,}).")
     p.add_argument("--launcher", choices=("local", "accelerate"), default="local", help="'accelerate' = multi-GPU DDP via `accelerate launch`.")
-    p.add_argument("--num-processes", type=int, default=2, help="With --launcher accelerate: processes (GPUs).")
+    p.add_argument("--num-processes", type=int, default=LaunchSpec.num_processes, help="With --launcher accelerate: processes (GPUs).")
     p.add_argument("--accelerate-config", help="With --launcher accelerate: your own accelerate YAML (DeepSpeed, FSDP).")
     p.add_argument("--dry-run", action="store_true", help="Validate and print the report (and the launch command) without training.")
     p.add_argument("--detach", action="store_true", help="Queue the run and return; follow it with `fintune runs`.")
@@ -48,10 +52,8 @@ def register(sub) -> None:
     p.add_argument("--merge", action="store_true", help="Merge the LoRA weights into the base model (safetensors).")
     p.set_defaults(func=cmd_export)
 
-    try:
-        from trainer.evaluate import register_cli
-    except ImportError:
-        return
+    from trainer.evaluate import register_cli
+
     register_cli(sub)
 
 
@@ -78,28 +80,17 @@ def build_plan(args):
     return TrainPlan.from_dict(data)
 
 
-def _spec_from_args(args, path: str):
-    from trainer.data import DataSpec, read_table, detect_spec, UploadLimits
-    from trainer.errors import TrainerError
+def spec_from_args(args, path: str):
+    """The column mapping from the flags, or None to detect it (``DataSpec.from_user_input`` decides)."""
+    from trainer.data import DataSpec, read_table
 
     if not (args.prompt_column or args.completion_column or args.label_map):
         return None
-    ds = read_table(path, _limits(args))
-    try:
-        base = detect_spec(ds.column_names)
-    except TrainerError:
-        base = None
-    prompt = args.prompt_column or (base.prompt_column if base else None)
-    completion = args.completion_column or (base.completion_column if base else None)
-    label_names = json.loads(args.label_map) if args.label_map else (base.label_names if base else None)
-    shape = "text_label" if label_names else (base.shape if base and base.shape != "messages" else "prompt_completion")
-    return DataSpec(shape=shape, prompt_column=prompt, completion_column=completion, label_names=label_names,
-                    context_column=base.context_column if base else None)
+    return DataSpec.from_user_input(read_table(path, _limits(args)).column_names, "auto", args.prompt_column,
+                                    args.completion_column, args.label_map)
 
 
 def _limits(args):
-    from trainer.data import UploadLimits
-
     kw = {}
     if getattr(args, "max_file_mb", None):
         kw["max_file_mb"] = args.max_file_mb
@@ -149,7 +140,7 @@ def follow(run_id: str, manager) -> int:
                 bar.total = progress.total_steps
             state = (progress.phase, progress.step, len(progress.loss), len(progress.eval_loss))
             run = registry.get_run(run_id)
-            if run.status in ("completed", "stopped", "failed"):
+            if run.status in TERMINAL:
                 break
             if state == last_state:
                 time.sleep(0.5)
@@ -170,14 +161,14 @@ def follow(run_id: str, manager) -> int:
         signal.signal(signal.SIGINT, previous)
     bar.close()
     run = registry.get_run(run_id)
-    if run.status == "failed":
+    if run.status == RunStatus.FAILED:
         print(f"error: {run.error}", file=sys.stderr)
         tail = registry.log_tail(run.run_dir, 10)
         if tail:
             print("--- end of log.txt ---\n" + tail, file=sys.stderr)
         return 1
     print(f"Run {run.id} {run.status}." + (f" Adapter: {run.adapter_dir}" if run.adapter_dir else ""))
-    if run.status == "stopped":
+    if run.status == RunStatus.STOPPED:
         print(f"Resume with `fintune resume {run.id}`.")
     return 0
 
@@ -185,16 +176,15 @@ def follow(run_id: str, manager) -> int:
 def cmd_train(args) -> int:
     from trainer import accelerate_launch, prepare
     from trainer.manager import JobManager
-    from trainer.registry import RunStatus
 
     plan = build_plan(args)
-    spec = _spec_from_args(args, args.data)
+    spec = spec_from_args(args, args.data)
     limits = _limits(args)
     loaded, report = prepare.inspect_upload(args.data, spec, plan, limits)
     _print_report(report)
     launch = None
     if args.launcher == "accelerate":
-        launch = accelerate_launch.LaunchSpec(num_processes=args.num_processes, config_file=args.accelerate_config)
+        launch = LaunchSpec(num_processes=args.num_processes, config_file=args.accelerate_config)
     if args.dry_run:
         if launch:
             print("would run: accelerate launch --config_file <run>/accelerate_config.yaml -m trainer.job <run>")
@@ -218,7 +208,7 @@ def cmd_train(args) -> int:
 
 def cmd_runs(args) -> int:
     from trainer import registry
-    from trainer.events import read_progress
+    from trainer.events import summarize_runs
     from trainer.manager import JobManager
 
     JobManager()  # marks dead jobs failed, starts queued ones
@@ -232,12 +222,10 @@ def cmd_runs(args) -> int:
         print("No runs yet. Start one with `fintune train DATA`.")
         return 0
     print(f"{'ID':40} {'STATUS':10} {'STEP':>9} {'LOSS':>8} {'TASK':14} NAME")
-    for r in runs:
-        p = read_progress(r.run_dir)
-        step = f"{p.step}/{p.total_steps}" if p.total_steps else "-"
-        loss = f"{p.loss[-1][1]:.4f}" if p.loss else "-"
-        print(f"{r.id:40} {r.status:10} {step:>9} {loss:>8} {r.task:14} {r.name}")
-        if r.status == "failed" and r.error:
+    for r in summarize_runs(runs):
+        loss = f"{r.loss:.4f}" if r.loss is not None else "-"
+        print(f"{r.id:40} {r.status:10} {r.step:>9} {loss:>8} {r.task:14} {r.name}")
+        if r.status == RunStatus.FAILED and r.error:
             print(f"{'':40} error: {r.error}")
     return 0
 

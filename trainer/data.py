@@ -1,7 +1,6 @@
 """Load an uploaded training file and map its columns to ``(prompt, completion)`` pairs.
 
-Accepts CSV, JSON (an array of objects, or an object of columns), JSONL and Parquet, all read with
-``datasets``. The column mapping (``DataSpec``) covers the common shapes: question/answer,
+Reading the bytes (formats, encodings, delimiters, size limits) is ``trainer.table``. The column mapping (``DataSpec``) covers the common shapes: question/answer,
 prompt/completion, instruction/input/output, chat ``messages``, and text/label classification
 (numeric labels with a label-name map such as 0/1/2 -> bearish/bullish/neutral).
 
@@ -12,46 +11,35 @@ validation report shows.
 
 from __future__ import annotations
 
-import codecs
-import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainer.errors import TrainerError
+from trainer.table import FORMATS, UploadLimits, file_fingerprint, line_offset, read_table  # noqa: F401 - part of this API
 
-FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 SHAPES = ("question_answer", "prompt_completion", "instruction", "messages", "text_label")
 
-# Column names recognised for each shape, most specific first: (shape, {role: [candidate names]}).
+# The one table of column aliases (the trainer maps with it, the advisor profiles with it): for each shape,
+# most specific first, {role: [candidate names]}.
 _SHAPE_COLUMNS: list[tuple[str, dict[str, list[str]]]] = [
     ("messages", {"messages": ["messages", "conversations", "conversation", "chat"]}),
     ("instruction", {"prompt": ["instruction"], "context": ["input", "context"], "completion": ["output", "response"]}),
-    ("prompt_completion", {"prompt": ["prompt"], "completion": ["completion", "response"]}),
-    ("question_answer", {"prompt": ["question", "query", "q"], "completion": ["answer", "answers", "a", "response"]}),
-    ("text_label", {"prompt": ["text", "sentence", "tweet", "headline", "content"], "completion": ["label", "labels", "sentiment", "class", "category"]}),
+    ("prompt_completion", {"prompt": ["prompt", "input", "source"], "completion": ["completion", "response", "output", "target"]}),
+    ("question_answer", {"prompt": ["question", "query", "q", "term"], "completion": ["answer", "answers", "a", "response", "definition"]}),
+    ("text_label", {"prompt": ["text", "sentence", "tweet", "headline", "content"],
+                    "completion": ["label", "labels", "sentiment", "class", "category", "target"]}),
 ]
+# Passages an answer is grounded in. Training appends a context only in the instruction shape (its `input`);
+# the advisor reads these to tell grounded QA from facts.
+CONTEXT_COLUMNS = ("context", "passage", "document", "evidence")
 
 # Label maps for well-known datasets, keyed by the set of label values. Users can always pass their own.
 KNOWN_LABEL_MAPS: dict[frozenset, dict[str, str]] = {
     # Twitter Financial News Sentiment: 0 = bearish, 1 = bullish, 2 = neutral
     frozenset({"0", "1", "2"}): {"0": "bearish", "1": "bullish", "2": "neutral"},
 }
-
-
-@dataclass
-class UploadLimits:
-    """Guards against files the trainer cannot sensibly use on this machine."""
-
-    max_file_mb: float = field(default=25.0, metadata={"help": "Largest accepted upload in MB; bigger files should be sampled first."})
-    max_rows: int = field(default=50_000, metadata={"help": "Most rows used for one fine-tune on a laptop; take a sample for more."})
-    min_rows: int = field(default=10, metadata={"help": "Fewest usable rows needed to train and still hold some out for validation."})
-
-    def __post_init__(self) -> None:
-        if self.max_file_mb <= 0 or self.max_rows < 1 or self.min_rows < 2:
-            raise TrainerError("UploadLimits need max_file_mb > 0, max_rows >= 1 and min_rows >= 2.")
 
 
 @dataclass
@@ -88,6 +76,51 @@ class DataSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DataSpec":
         return cls(**data)
+
+    @classmethod
+    def from_user_input(cls, columns: list[str] | None = None, shape: str | None = "auto", prompt_column: str | None = None,
+                        completion_column: str | None = None, label_map: str | dict | None = None,
+                        prompt_template: str | None = None) -> "DataSpec | None":
+        """The mapping a user chose (``fintune train`` flags or the Train tab's column mapping) -> a DataSpec.
+
+        Returns None when the choice adds nothing to detection from the header (``load_data`` then detects the
+        mapping, including a known label map). Choices left empty are filled from detection on ``columns``.
+        """
+        label_names = parse_label_map(label_map)
+        template = (prompt_template or "").strip() or None
+        shape = shape or "auto"
+        try:
+            base = detect_spec(list(columns)) if columns else None
+        except TrainerError:
+            base = None
+        prompt = prompt_column or (base.prompt_column if base else None)
+        completion = completion_column or (base.completion_column if base else None)
+        if shape == "auto" and not label_names and not template:
+            same_columns = base is not None and (prompt, completion) == (base.prompt_column, base.completion_column)
+            if same_columns or not (prompt_column or completion_column):
+                return None
+        if shape == "messages":
+            return cls(shape="messages", messages_column=prompt_column or (base.messages_column if base else None) or "messages")
+        if shape == "auto":
+            shape = "text_label" if label_names else (base.shape if base and base.shape != "messages" else "prompt_completion")
+        return cls(shape=shape, prompt_column=prompt, completion_column=completion, label_names=label_names,
+                   context_column=base.context_column if base else None, prompt_template=template)
+
+
+def parse_label_map(label_map: str | dict | None) -> dict[str, str] | None:
+    """A user's label map (JSON text or a dict) -> {value: name}, or None when empty; TrainerError with the fix."""
+    if isinstance(label_map, dict):
+        return label_map or None
+    if not (label_map or "").strip():
+        return None
+    example = '{"0": "bearish", "1": "bullish"}'
+    try:
+        parsed = json.loads(label_map)
+    except json.JSONDecodeError as exc:
+        raise TrainerError(f"The label map is not valid JSON ({exc.msg}). Write it like {example}.") from None
+    if not isinstance(parsed, dict):
+        raise TrainerError(f"The label map must be a JSON object such as {example}.")
+    return parsed or None
 
 
 @dataclass
@@ -126,158 +159,6 @@ class LoadedData:
     issues: list[RowIssue]
     preview: list[dict[str, Any]]
     fingerprint: str
-
-
-# ----------------------------------------------------------------------------------------------- reading
-def file_fingerprint(path: str | Path, spec: DataSpec | None = None) -> str:
-    """SHA-256 of the file bytes plus the column mapping: the data identity recorded with a run."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if spec is not None:
-        digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def _line_offset(suffix: str) -> int:
-    """File line of data row 1: after the header for CSV/TSV, line 1 for JSONL."""
-    return 2 if suffix in (".csv", ".tsv") else 1
-
-
-@dataclass
-class FileFormat:
-    """How to read an upload's bytes: the effective format, the text encoding and (CSV/TSV) the delimiter."""
-
-    suffix: str
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-
-
-# Delimiters spreadsheet programs write: comma, semicolon (locales with a decimal comma), tab ("Unicode text").
-_DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-def _encoding_of(data: bytes) -> str:
-    """UTF-8, UTF-8 with a BOM, or UTF-16 (Excel's "Unicode text" export), from the BOM or the NUL pattern."""
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16"
-    head = data[:4096]
-    if len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]) and head[0::2].count(0) == 0:
-        return "utf-16-le"
-    if len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head[0::2]) and head[1::2].count(0) == 0:
-        return "utf-16-be"
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    return "utf-8"
-
-
-def _delimiter_of(header: str, suffix: str) -> str:
-    """The header's delimiter: the candidate that splits it most (outside quotes); TSV files are tab-separated."""
-    if suffix == ".tsv":
-        return "\t"
-    unquoted = re.sub(r'"[^"]*"', "", header)
-    counts = {d: unquoted.count(d) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > counts[","] else ","
-
-
-def _check_bytes(path: Path, limits: UploadLimits) -> FileFormat:
-    """File-level checks before parsing; returns how to read the file."""
-    if not path.is_file():
-        raise TrainerError(f"File not found: {path}. Upload the file again or check the path.")
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise TrainerError(f"'{path.name}' is not a supported format. Upload a CSV, TSV, JSON, JSONL or Parquet file ({', '.join(FORMATS)}).")
-    size = path.stat().st_size
-    if size == 0:
-        raise TrainerError(f"'{path.name}' is empty (0 bytes). Upload a file with a header and at least {limits.min_rows} rows.")
-    if size > limits.max_file_mb * 1e6:
-        raise TrainerError(
-            f"'{path.name}' is {size / 1e6:.1f} MB; the limit is {limits.max_file_mb:.0f} MB. "
-            f"Upload a sample (for example the first {limits.max_rows:,} rows) or raise the limit (--max-file-mb)."
-        )
-    if suffix == ".parquet":
-        with open(path, "rb") as handle:
-            if handle.read(4) != b"PAR1":
-                raise TrainerError(f"'{path.name}' is not a valid Parquet file (no PAR1 header). Export it again as Parquet, or as CSV.")
-        return FileFormat(suffix)
-    data = path.read_bytes()
-    encoding = _encoding_of(data)
-    if encoding.startswith("utf-16"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            raise TrainerError(
-                f"'{path.name}' looks like UTF-16 text (Excel's \"Unicode text\") but does not decode as UTF-16. "
-                "Re-save it as UTF-8 (in Excel: Save As -> 'CSV UTF-8')."
-            ) from None
-    else:
-        if b"\x00" in data[: 1 << 16]:
-            raise TrainerError(f"'{path.name}' looks like a binary file, not {suffix[1:].upper()} text. Upload a plain-text CSV/TSV/JSON/JSONL file (or Parquet).")
-        # Whole-file UTF-8 check, reporting the line of the first bad byte.
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise TrainerError(
-                f"'{path.name}' is not UTF-8 text (bad byte 0x{data[exc.start]:02x} on line {line}). "
-                "Re-save it as UTF-8 (in Excel: Save As -> 'CSV UTF-8'; in Python: encoding='utf-8')."
-            ) from None
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        raise TrainerError(f"'{path.name}' contains only whitespace. Upload a file with a header and at least {limits.min_rows} rows.")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if suffix in (".csv", ".tsv"):
-        if len(lines) <= 1:
-            raise TrainerError(f"'{path.name}' has a header but no data rows. Add at least {limits.min_rows} rows under the header.")
-        return FileFormat(suffix, encoding, _delimiter_of(lines[0], suffix))
-    if suffix == ".json" and text.lstrip()[:1] not in ("[", "{"):
-        raise TrainerError(f"'{path.name}' is not JSON (it should start with '[' or '{{'). If it has one object per line, name it .jsonl.")
-    if suffix == ".json" and text.lstrip()[:1] == "{" and "\n{" in text.strip():
-        suffix = ".jsonl"  # one object per line saved as .json: read it as JSON lines
-    return FileFormat(suffix, encoding)
-
-
-def read_table(path: str | Path, limits: UploadLimits | None = None):
-    """Read the file into a ``datasets.Dataset`` (all columns), or raise TrainerError with the fix."""
-    limits = limits or UploadLimits()
-    path = Path(path)
-    fmt = _check_bytes(path, limits)
-    suffix = fmt.suffix
-    import datasets
-
-    datasets.disable_progress_bars()
-    builder = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}[suffix]
-    kwargs: dict[str, Any] = {}
-    if builder == "csv":
-        kwargs["keep_default_na"] = False  # keep empty cells as "" so they are reported as empty, not NaN
-        kwargs["sep"] = fmt.delimiter
-    if builder in ("csv", "json") and fmt.encoding != "utf-8":
-        kwargs["encoding"] = fmt.encoding
-    try:
-        ds = datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=None, keep_in_memory=True, **kwargs)
-    except Exception as exc:  # datasets raises many types for unparsable files
-        if "corresponds to no data" in str(exc):
-            raise TrainerError(f"'{path.name}' has no data rows. Add at least {limits.min_rows} rows.") from None
-        cause = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
-        how = f" ({_DELIMITER_NAMES[fmt.delimiter]}-separated, {fmt.encoding})" if fmt.delimiter else ""
-        raise TrainerError(
-            f"Could not parse '{path.name}' as {suffix[1:].upper()}{how}: {first}. "
-            "Check that the file is well-formed (consistent columns, quoted fields with commas, valid JSON on every line)."
-        ) from None
-    if ds.num_rows == 0:
-        raise TrainerError(f"'{path.name}' has a header but no data rows. Add at least {limits.min_rows} rows.")
-    if ds.num_rows > limits.max_rows:
-        raise TrainerError(
-            f"'{path.name}' has {ds.num_rows:,} rows; the limit is {limits.max_rows:,} for one fine-tune here. "
-            "Upload a random sample, or raise the limit (--max-rows)."
-        )
-    return ds
 
 
 # ----------------------------------------------------------------------------------------------- mapping
@@ -437,13 +318,11 @@ def load_data(path: str | Path, spec: DataSpec | None = None, limits: UploadLimi
     ds = read_table(path, limits)
     columns = list(ds.column_names)
     if spec is None:
-        sample = None
-        lower = {c.lower() for c in columns}
-        if lower & {"label", "labels", "sentiment", "class", "category"}:
-            label_col = next(c for c in columns if c.lower() in {"label", "labels", "sentiment", "class", "category"})
-            sample = sorted({str(v) for v in ds.select(range(min(ds.num_rows, 5000)))[label_col]})
-        spec = detect_spec(columns, sample)
-    examples, issues = map_rows(ds, spec, _line_offset(path.suffix.lower()))
+        spec = detect_spec(columns)
+        if spec.shape == "text_label":  # numeric labels of a well-known dataset get their names
+            sample = ds.select(range(min(ds.num_rows, 5000)))[spec.completion_column]
+            spec.label_names = known_label_map(frozenset(str(v) for v in sample if v is not None and str(v) != ""))
+    examples, issues = map_rows(ds, spec, line_offset(path.suffix.lower()))
     preview = [dict(r) for r in ds.select(range(min(ds.num_rows, 20)))]
     return LoadedData(path=path, spec=spec, columns=columns, n_rows=ds.num_rows, examples=examples,
                       issues=issues, preview=preview, fingerprint=file_fingerprint(path, spec))

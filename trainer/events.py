@@ -139,3 +139,39 @@ def fold(events: list[dict], progress: Progress | None = None) -> Progress:
 def read_progress(run_dir: str | Path) -> Progress:
     events, _ = read_events(run_dir)
     return fold(events)
+
+
+@dataclass
+class RunSummary:
+    """One line of a run list: what `fintune runs` prints and the Train tab's runs table shows."""
+
+    id: str
+    name: str
+    status: str
+    step: str  # "3/10", or "-" before the first logged step
+    loss: float | None
+    eval_loss: float | None
+    task: str
+    created_at: str
+    error: str | None
+
+    HEADERS = ("id", "name", "status", "step", "loss", "eval loss", "task", "created")
+
+    def row(self) -> list:
+        return [self.id, self.name, str(self.status), self.step, self.loss, self.eval_loss, self.task, self.created_at]
+
+
+def summarize_runs(runs: list | None = None) -> list[RunSummary]:
+    """Each run (default: every run, newest first) with its latest step and losses from its events."""
+    if runs is None:
+        from trainer import registry
+
+        runs = registry.list_runs()
+    out = []
+    for run in runs:
+        p = read_progress(run.run_dir)
+        out.append(RunSummary(id=run.id, name=run.name, status=run.status, step=f"{p.step}/{p.total_steps}" if p.total_steps else "-",
+                              loss=round(p.loss[-1][1], 4) if p.loss else None,
+                              eval_loss=round(p.eval_loss[-1][1], 4) if p.eval_loss else None,
+                              task=run.task, created_at=run.created_at, error=run.error))
+    return out

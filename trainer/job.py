@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         if main_rank:
             writer.error(message, traceback=tb[-4000:])
             writer.phase("failed", message=message)
-            registry.update_record(folder, status="failed", error=message, resume=False, finished_at=time.time())
+            registry.update_record(folder, status=registry.RunStatus.FAILED, error=message, resume=False, finished_at=time.time())
         return 1
     if main_rank:
-        if status == "stopped":
+        if status == registry.RunStatus.STOPPED:
             (folder / registry.STOP_FILE).unlink(missing_ok=True)
         registry.update_record(folder, status=status, resume=False, finished_at=time.time())
     return 0

@@ -10,7 +10,6 @@ they keep training across an app restart; the restarted app finds them by pid.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from filelock import FileLock
 
 from trainer import registry
 from trainer.errors import TrainerError
@@ -93,12 +94,8 @@ class JobManager:
     # ------------------------------------------------------------------------------ the pump
     @contextmanager
     def _global_lock(self) -> Iterator[None]:
-        with self._lock, open(registry.runs_root() / ".manager.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with self._lock, FileLock(registry.runs_root() / ".manager.lock"):
+            yield
 
     def _reap(self) -> None:
         for run_id, proc in list(self._children.items()):
@@ -120,7 +117,7 @@ class JobManager:
         writer = EventWriter(run.run_dir)
         writer.error(message, traceback=tail or None)
         writer.phase("failed", message=message)
-        registry.update_record(run.run_dir, status="failed", error=message, log_tail=tail, resume=False, pid=None)
+        registry.update_record(run.run_dir, status=RunStatus.FAILED, error=message, log_tail=tail, resume=False, pid=None)
 
     def pump(self) -> RunInfo | None:
         """Recover dead jobs and start the next queued one if none is running; returns the run started."""
@@ -173,7 +170,7 @@ class JobManager:
                                     start_new_session=True, env=env, cwd=str(Path(__file__).resolve().parents[1]))
         except OSError as exc:
             message = f"Could not start the training process ({exc}). Check that Python and the trainer package are installed."
-            registry.update_record(run.run_dir, status="failed", error=message)
+            registry.update_record(run.run_dir, status=RunStatus.FAILED, error=message)
             raise TrainerError(message) from exc
         finally:
             log.close()

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from trainer.errors import TrainerError
+from trainer.split import SplitSpec
 
 OPTIMIZERS = ("adamw", "adafactor", "lion", "sgd")
 SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear")
 QUANTIZATIONS = ("none", "nf4")
 DTYPES = ("bfloat16", "float16", "float32")
+CHOICES = {"optimizer": OPTIMIZERS, "lr_scheduler": SCHEDULERS, "quantization": QUANTIZATIONS, "compute_dtype": DTYPES}
+FORM_HIDDEN = ("reasons", "memory_estimate")  # set by the advisor, not edited in a form
 
 # Our optimizer names -> transformers' ``optim`` strings. Lion comes from bitsandbytes (8-bit state).
 _HF_OPTIM = {"adamw": "adamw_torch", "adafactor": "adafactor", "lion": "lion_8bit", "sgd": "sgd"}
@@ -45,13 +48,13 @@ class TrainPlan:
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA path."})
     lora_target_modules: list[str] | str = field(default="all-linear", metadata={"help": "Modules to adapt: 'all-linear' or a list such as ['q_proj','v_proj']."})
     max_seq_length: int = field(default=512, metadata={"help": "Longest example in tokens; longer rows are reported by validation and truncated."})
-    val_fraction: float = field(default=0.1, metadata={"help": "Held-out fraction for validation/evaluation (deterministic split)."})
+    val_fraction: float = field(default=SplitSpec.val_fraction, metadata={"help": "Held-out fraction for validation/evaluation (deterministic split)."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1 = run all epochs). For quick trials."})
     logging_steps: int = field(default=5, metadata={"help": "Log loss every N steps."})
     eval_steps: int = field(default=50, metadata={"help": "Compute the validation loss every N steps."})
     eval_loss_rows: int = field(default=64, metadata={"help": "Validation rows used for the validation loss during training (a bounded subset keeps each pass cheap; the task evaluation after training uses the whole held-out split)."})
     save_steps: int = field(default=50, metadata={"help": "Write a resumable checkpoint every N steps."})
-    seed: int = field(default=42, metadata={"help": "Random seed for split, init and shuffling."})
+    seed: int = field(default=SplitSpec.seed, metadata={"help": "Random seed for split, init and shuffling."})
     reasons: dict[str, str] = field(default_factory=dict, metadata={"help": "Field name -> one-line reason for its value."})
     train_rows: int | None = field(default=None, metadata={"help": "Train on at most this many rows: a deterministic random sample of the training split, e.g. to fit a time budget. None = all rows."})
     memory_estimate: dict[str, Any] | None = field(default=None, metadata={"help": "Estimated peak memory breakdown (GiB) vs. available."})
@@ -65,7 +68,7 @@ class TrainPlan:
         def bad(name: str, why: str) -> TrainerError:
             return TrainerError(f"Plan field `{name}`={getattr(self, name)!r} is invalid: {why}.")
 
-        for name, allowed in (("optimizer", OPTIMIZERS), ("lr_scheduler", SCHEDULERS), ("quantization", QUANTIZATIONS), ("compute_dtype", DTYPES)):
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"choose one of {', '.join(allowed)}")
         if not 0 < self.learning_rate < 1:
@@ -74,8 +77,7 @@ class TrainPlan:
             raise bad("warmup_ratio", "use a fraction in [0, 1)")
         if not 0 <= self.label_smoothing <= 0.3:
             raise bad("label_smoothing", "use 0 (off) up to 0.3")
-        if not 0 < self.val_fraction < 0.5:
-            raise bad("val_fraction", "hold out between 1% and 50%, e.g. 0.1")
+        self.split_spec()  # SplitSpec owns the val_fraction check
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha", "max_seq_length", "logging_steps", "eval_steps", "save_steps", "eval_loss_rows"):
             if int(getattr(self, name)) < 1:
                 raise bad(name, "must be a positive whole number")
@@ -110,9 +112,48 @@ class TrainPlan:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
+    # ----- form <-> plan (the Train tab's controls, `fintune train --set`) ---------------
+    @classmethod
+    def form_fields(cls) -> list:
+        """The fields a user edits (not the advisor's reasons or memory estimate), in declaration order."""
+        return [f for f in fields(cls) if f.name not in FORM_HIDDEN]
+
+    def to_form(self) -> dict[str, Any]:
+        """Field -> the value a form shows: target modules as comma-separated text, NEFTune off as 0."""
+        out: dict[str, Any] = {}
+        for f in self.form_fields():
+            value = getattr(self, f.name)
+            if f.name == "lora_target_modules" and not isinstance(value, str):
+                value = ", ".join(value)
+            elif f.name == "neftune_noise_alpha":
+                value = value or 0
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_user_input(cls, values: dict[str, Any], reasons: dict[str, str] | None = None) -> "TrainPlan":
+        """Form values (numbers as floats, target modules as text, NEFTune 0 = off) -> a validated plan."""
+        data: dict[str, Any] = {}
+        int_fields = {f.name for f in fields(cls) if "int" in str(f.type) and "float" not in str(f.type)}
+        for name, value in values.items():
+            if name == "lora_target_modules" and not isinstance(value, list):
+                text = str(value or "").strip()
+                value = "all-linear" if text in ("", "all-linear") else [t.strip() for t in text.split(",") if t.strip()]
+            elif name == "neftune_noise_alpha":
+                value = float(value) if value else None
+            elif name in int_fields and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            data[name] = value
+        data["reasons"] = dict(reasons or {})
+        return cls.from_dict(data)
+
     @classmethod
     def help(cls) -> dict[str, str]:
         return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+    def split_spec(self) -> SplitSpec:
+        """How this plan holds out validation rows."""
+        return SplitSpec(val_fraction=self.val_fraction, seed=self.seed)
 
     @property
     def effective_batch_size(self) -> int:

@@ -18,7 +18,7 @@ from trainer.data import DataSpec, LoadedData, UploadLimits, load_data
 from trainer.errors import TrainerError
 from trainer.plan import TrainPlan
 from trainer.prompts import system_prompt_for
-from trainer.split import SplitSpec, split_examples
+from trainer.split import split_examples
 from trainer.validate import ValidationReport, validate
 
 
@@ -30,7 +30,8 @@ def keep_upload(path: str | Path) -> Path:
     uploads = paths.uploads_dir()
     if src.resolve().is_relative_to(uploads.resolve()):
         return src
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    with open(src, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
     dest = uploads / f"{digest}-{src.name}"
     if not dest.exists():
         shutil.copyfile(src, dest)
@@ -61,7 +62,7 @@ def prepare_run(path: str | Path, plan: TrainPlan, spec: DataSpec | None = None,
     loaded, report = inspect_upload(kept, spec, plan, limits, tokenizer)
     if not report.ok:
         raise TrainerError(report.summary())
-    split = split_examples(report.examples, SplitSpec(val_fraction=plan.val_fraction, seed=plan.seed))
+    split = split_examples(report.examples, plan.split_spec())
     sampled_from = None
     if plan.train_rows and plan.train_rows < len(split.train):
         sampled_from = len(split.train)

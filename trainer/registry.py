@@ -11,7 +11,6 @@ the job process can all update it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterator
+
+from filelock import FileLock
 
 from fintune import paths
 from trainer.errors import TrainerError
@@ -54,7 +55,7 @@ class RunInfo:
 
     id: str
     name: str
-    status: str
+    status: RunStatus
     run_dir: Path
     adapter_dir: Path | None
     base_model: str
@@ -68,8 +69,11 @@ class RunInfo:
     def from_record(cls, run_dir: Path, record: dict[str, Any]) -> "RunInfo":
         adapter = run_dir / "adapter"
         has_adapter = (adapter / "adapter_config.json").is_file()
+        status = record.get("status", RunStatus.FAILED)
+        if status not in STATUSES:
+            raise TrainerError(f"The run record in {run_dir} has an unknown status {status!r}; one of {STATUSES}. Fix or delete run.json.")
         return cls(
-            id=record.get("id", run_dir.name), name=record.get("name") or run_dir.name, status=record.get("status", "failed"),
+            id=record.get("id", run_dir.name), name=record.get("name") or run_dir.name, status=RunStatus(status),
             run_dir=run_dir, adapter_dir=adapter if has_adapter else None, base_model=record.get("base_model", ""),
             created_at=record.get("created_at", ""), task=record.get("task", "freeform"), labels=record.get("labels"),
             error=record.get("error"), record=record,
@@ -97,12 +101,8 @@ def run_dir(run_id: str) -> Path:
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(folder / ".lock"):
+        yield
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

@@ -8,7 +8,12 @@ can be exercised end to end in seconds.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
+
+# Tests set this (seconds) to slow every training step, so stop/kill/resume can be exercised with the tiny model.
+STEP_DELAY_ENV = "FINTUNE_TEST_STEP_DELAY_S"
 
 CHATML = (
     "{% for message in messages %}"
@@ -58,3 +63,17 @@ def tiny_model_dir(root: str | Path, vocab_size: int = 400, hidden: int = 32, la
     model.save_pretrained(folder, safe_serialization=True)
     hf_tok.save_pretrained(folder)
     return folder
+
+
+def injected_callbacks() -> list:
+    """Callbacks a test injects into a job through the environment; [] in normal use (the variable is unset)."""
+    delay = float(os.environ.get(STEP_DELAY_ENV, "0") or 0)
+    if delay <= 0:
+        return []
+    from transformers import TrainerCallback
+
+    class SlowSteps(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            time.sleep(delay)
+
+    return [SlowSteps()]

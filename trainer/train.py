@@ -7,6 +7,7 @@ or failed). Resumes from the newest checkpoint when the run record says ``resume
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -18,6 +19,7 @@ from trainer import registry
 from trainer.errors import TrainerError
 from trainer.events import EventWriter
 from trainer.plan import TrainPlan
+from trainer.registry import RunStatus
 
 
 def quantization_status(plan: TrainPlan, cuda: bool | None = None) -> tuple[str, str]:
@@ -59,7 +61,7 @@ def load_base(plan: TrainPlan, quantization: str):
     dtype = getattr(torch, dtype_name)
     kwargs: dict[str, Any] = dict(dtype=dtype, use_safetensors=True, trust_remote_code=False)
     if quantization == "nf4":
-        bnb = TrainPlan.from_dict({**plan.to_dict(), "compute_dtype": dtype_name}).to_bnb_config()
+        bnb = dataclasses.replace(plan, compute_dtype=dtype_name).to_bnb_config()
         kwargs["quantization_config"] = bnb
         kwargs["device_map"] = {"": _local_rank()} if cuda else {"": "cpu"}
     try:
@@ -160,7 +162,7 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
     tokenizer, model, dtype_name = load_base(plan, quantization)
     if (folder / registry.STOP_FILE).exists():
         writer.phase("stopped", message="stopped before training started")
-        return "stopped"
+        return RunStatus.STOPPED
 
     writer.phase("tokenizing", message="applying the chat template and masking the prompt tokens")
     train_rows = registry.read_jsonl(folder / "data" / "train.jsonl")
@@ -174,11 +176,12 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
 
     from trainer.callbacks import EventCallback
     from trainer.fast import FinTuneSFTTrainer
+    from trainer.testing import injected_callbacks
 
     callback = EventCallback(folder, writer)
     trainer = FinTuneSFTTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
-        peft_config=plan.to_lora_config(), callbacks=[callback],
+        peft_config=plan.to_lora_config(), callbacks=[*injected_callbacks(), callback],  # a test's delay runs before the STOP check
         speedups=speedups and plan.label_smoothing == 0,
     )
     checkpoint = registry.last_checkpoint(folder) if resume else None
@@ -214,7 +217,7 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
         except Exception as exc:  # noqa: BLE001 - evaluation must not lose a finished adapter
             writer.error(f"Validation loss failed: {exc}")
     if not main:
-        return "stopped" if stopped else "completed"
+        return RunStatus.STOPPED if stopped else RunStatus.COMPLETED
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
     (folder / "README.md").write_text(_model_card(registry.read_record(folder), plan, metrics), encoding="utf-8")
     registry.update_record(folder, adapter_partial=stopped, global_step=trainer.state.global_step,
@@ -224,20 +227,17 @@ def run_training(run_dir: str | Path, speedups: bool = True) -> str:
     gc.collect()
     if stopped:
         writer.phase("stopped", message=f"stopped at step {metrics['global_step']}; checkpoint saved — resume to continue")
-        return "stopped"
+        return RunStatus.STOPPED
 
     if record.get("evaluate") is False:
         writer.phase("done", message="adapter ready in the Chat tab (task evaluation skipped for this run)")
-        return "completed"
+        return RunStatus.COMPLETED
     writer.phase("evaluating", message="task evaluation on the held-out rows")
+    from trainer.evaluate import evaluate_run
+
     try:
-        from trainer.evaluate import evaluate_run  # written by the eval engineer; optional here
-    except ImportError as exc:
-        writer.error(f"Task evaluation skipped: trainer.evaluate is not available ({exc}).")
-    else:
-        try:
-            evaluate_run(folder)
-        except Exception as exc:  # noqa: BLE001 - a failed evaluation still leaves a completed run
-            writer.error(f"Task evaluation failed: {type(exc).__name__}: {exc}")
+        evaluate_run(folder)
+    except Exception as exc:  # noqa: BLE001 - a failed evaluation still leaves a completed run
+        writer.error(f"Task evaluation failed: {type(exc).__name__}: {exc}")
     writer.phase("done", message="adapter ready in the Chat tab")
-    return "completed"
+    return RunStatus.COMPLETED

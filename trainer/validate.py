@@ -33,10 +33,6 @@ class ValidationReport:
         return len(self.examples)
 
     @property
-    def errors(self) -> list[RowIssue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
     def blocking(self) -> list[RowIssue]:
         """Issues that stop training (file-level errors, e.g. too few rows)."""
         return [i for i in self.issues if i.severity == "error" and i.row is None]
@@ -85,12 +81,10 @@ class ValidationReport:
 
     def histogram_figure(self):
         """Matplotlib figure: token lengths per example with the max-length cutoff marked."""
-        import matplotlib
+        from matplotlib.figure import Figure  # a plain Figure: no pyplot, no process-wide backend
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
+        fig = Figure(figsize=(6, 2.6), dpi=100)
+        ax = fig.subplots()
         if self.token_lengths:
             top = max(max(self.token_lengths), self.max_seq_length)
             ax.hist(self.token_lengths, bins=min(40, max(5, len(set(self.token_lengths)))), range=(0, top * 1.05), color="#4C72B0")
@@ -99,7 +93,6 @@ class ValidationReport:
         ax.set_ylabel("examples")
         ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
-        plt.close(fig)
         return fig
 
 

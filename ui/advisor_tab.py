@@ -55,7 +55,13 @@ def advise_action(goal: str, upload):
     )
 
 
-def build(shared, plan_state: gr.State) -> AdvisorTab:
+def hand_over_upload(rec: dict | None, upload) -> str | None:
+    """The upload travels to the Train tab with the plan (None when the advice has no plan)."""
+    return _file_path(upload) if rec and rec.get("plan") else None
+
+
+def build(shared, plan_state: gr.State, handover: gr.State | None = None) -> AdvisorTab:
+    """``handover`` (optional) receives the upload's path whenever the advice comes with a training plan."""
     gr.Markdown("## What do you want the model to do?\nThe advisor recommends **RAG**, **fine-tuning**, **both** or a "
                 "**plain prompt**, says why, and pre-fills a training plan sized to this machine.")
     with gr.Row():
@@ -73,7 +79,9 @@ def build(shared, plan_state: gr.State) -> AdvisorTab:
         to_train = gr.Button("Next: train with this plan →", visible=False, variant="primary", elem_id="advisor-to-train")
 
     outputs = [card, recommendation, plan_state, to_train, to_knowledge]
-    advise_btn.click(user_errors(advise_action), [goal, data], outputs)
-    goal.submit(user_errors(advise_action), [goal, data], outputs)
+    for trigger in (advise_btn.click, goal.submit):
+        event = trigger(user_errors(advise_action), [goal, data], outputs)
+        if handover is not None:
+            event.success(hand_over_upload, [recommendation, data], handover, api_visibility="private")
     return AdvisorTab(goal=goal, data=data, advise_btn=advise_btn, card=card, recommendation=recommendation,
                       to_train=to_train, to_knowledge=to_knowledge)

@@ -24,15 +24,16 @@ def build_app(shared: AppShared) -> gr.Blocks:
     with gr.Blocks(title="FinTune") as demo:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
         plan_state = gr.State(None)  # TrainPlan.to_dict() handed from the Advisor to the Train tab
+        handover = gr.State(None)  # path of the Advisor's upload, handed to the Train tab with the plan
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Advisor", id="advisor", elem_id="tab-advisor"):
-                advisor = advisor_tab.build(shared, plan_state)
+                advisor = advisor_tab.build(shared, plan_state, handover)
             with gr.Tab("Chat", id="chat", elem_id="tab-chat") as chat_page:
                 chat = chat_tab.build(shared)
             with gr.Tab("Knowledge", id="knowledge", elem_id="tab-knowledge"):
                 knowledge = knowledge_tab.build(shared)
             with gr.Tab("Train", id="train", elem_id="tab-train"):
-                train_tab.build(shared, plan_state)
+                train_tab.build(shared, plan_state, handover)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
                 compare = compare_tab.build(shared)
         advisor.to_train.click(lambda: gr.Tabs(selected="train"), None, tabs)

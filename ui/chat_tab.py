@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from fintune.engine import GenerationSettings
 from ui.errors import user_errors
 
 BASE_CHOICE = "Base model (no adapter)"
@@ -37,10 +38,8 @@ def history_to_messages(history: list[dict], system: str) -> list[dict]:
 def adapter_choices() -> list[tuple[str, str]]:
     """Dropdown choices: the base model plus every run that has an adapter."""
     choices = [(BASE_CHOICE, "")]
-    try:
-        from trainer.registry import list_runs
-    except ImportError:  # trainer package not installed
-        return choices
+    from trainer.registry import list_runs
+
     for run in list_runs():
         if run.adapter_dir is not None:
             choices.append((f"{run.name} ({run.id})", str(run.adapter_dir)))
@@ -87,9 +86,9 @@ def build(shared) -> ChatTab:
                                        info="Retrieve definitions and cite them under the answer.")
             with gr.Accordion("Generation settings", open=False):
                 system = gr.Textbox(value=DEFAULT_SYSTEM, label="System prompt", lines=2)
-                temperature = gr.Slider(0, 1.5, value=0.7, step=0.05, label="Temperature", info="0 = deterministic")
-                top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
-                max_new_tokens = gr.Slider(16, 1024, value=256, step=16, label="Max new tokens")
+                temperature = gr.Slider(0, 1.5, value=GenerationSettings.temperature, step=0.05, label="Temperature", info="0 = deterministic")
+                top_p = gr.Slider(0.05, 1, value=GenerationSettings.top_p, step=0.05, label="Top-p")
+                max_new_tokens = gr.Slider(16, 1024, value=GenerationSettings.max_new_tokens, step=16, label="Max new tokens")
 
     @user_errors
     def answer(history, adapter_path, glossary_on, system_prompt, temp, topp, max_new):

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
+from fintune.engine import GenerationSettings
 from fintune.errors import FinTuneError
 from ui.errors import user_errors
 
@@ -205,9 +206,9 @@ def build(shared) -> CompareTab:
     with gr.Accordion("Generation settings (used for all three panes)", open=False):
         with gr.Row():
             temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="Temperature", info="0 = greedy: the fairest comparison")
-            top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
-            max_new_tokens = gr.Slider(16, 1024, value=256, step=16, label="Max new tokens")
-            repetition_penalty = gr.Slider(1.0, 2.0, value=1.1, step=0.05, label="Repetition penalty")
+            top_p = gr.Slider(0.05, 1, value=GenerationSettings.top_p, step=0.05, label="Top-p")
+            max_new_tokens = gr.Slider(16, 1024, value=GenerationSettings.max_new_tokens, step=16, label="Max new tokens")
+            repetition_penalty = gr.Slider(1.0, 2.0, value=GenerationSettings.repetition_penalty, step=0.05, label="Repetition penalty")
             k = gr.Slider(1, 10, value=4, step=1, label="Glossary passages (RAG pane)")
     panes = []
     with gr.Row(equal_height=True):

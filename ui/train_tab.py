@@ -9,23 +9,22 @@ Stable ``elem_id``s (``train-*``) are used by the browser tests.
 from __future__ import annotations
 
 import json
-import typing
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
 
-from trainer.plan import DTYPES, OPTIMIZERS, QUANTIZATIONS, SCHEDULERS, TrainPlan
+from trainer.table import FORMATS
+from trainer.events import RunSummary
+from trainer.plan import CHOICES, TrainPlan
 from trainer.registry import LIVE, RunStatus
 from ui.errors import user_errors
 
 SHAPE_CHOICES = [("auto-detect", "auto"), ("question / answer", "question_answer"), ("prompt / completion", "prompt_completion"),
                  ("instruction / input / output", "instruction"), ("messages (chat)", "messages"), ("text / label (classification)", "text_label")]
-CHOICE_FIELDS = {"optimizer": OPTIMIZERS, "lr_scheduler": SCHEDULERS, "quantization": QUANTIZATIONS, "compute_dtype": DTYPES}
-HIDDEN_FIELDS = ("reasons", "memory_estimate")
 ISSUE_HEADERS = ["severity", "where", "kind", "message"]
-RUN_HEADERS = ["id", "name", "status", "step", "loss", "eval loss", "task", "created"]
+STATUS_COLORS = {RunStatus.FAILED: "#C44E52", RunStatus.STOPPED: "#DD8452", RunStatus.COMPLETED: "#55A868"}  # else blue
 
 
 @dataclass
@@ -41,22 +40,23 @@ class TrainTab:
 
 # ------------------------------------------------------------------------------------------ plan <-> controls
 def plan_fields() -> list:
-    return [f for f in fields(TrainPlan) if f.name not in HIDDEN_FIELDS]
+    return TrainPlan.form_fields()
+
+
+def _info(f, reason: str | None) -> str:
+    return f.metadata.get("help", "") + (f" — advisor: {reason}" if reason else "")
 
 
 def _control(f, value: Any, reason: str | None):
-    info = f.metadata.get("help", "") + (f" — advisor: {reason}" if reason else "")
+    info = _info(f, reason)
     elem_id = f"train-plan-{f.name.replace('_', '-')}"
     label = f.name.replace("_", " ")
-    if f.name in CHOICE_FIELDS:
-        return gr.Dropdown(choices=list(CHOICE_FIELDS[f.name]), value=value, label=label, info=info, elem_id=elem_id)
-    if f.name == "lora_target_modules":
-        text = value if isinstance(value, str) else ", ".join(value)
-        return gr.Textbox(value=text, label=label, info=info, elem_id=elem_id)
-    if f.name == "base_model":
+    if f.name in CHOICES:
+        return gr.Dropdown(choices=list(CHOICES[f.name]), value=value, label=label, info=info, elem_id=elem_id)
+    if f.name in ("lora_target_modules", "base_model"):
         return gr.Textbox(value=value, label=label, info=info, elem_id=elem_id)
     if f.name == "neftune_noise_alpha":
-        return gr.Number(value=value or 0, label=label + " (0 = off)", info=info, elem_id=elem_id, minimum=0)
+        return gr.Number(value=value, label=label + " (0 = off)", info=info, elem_id=elem_id, minimum=0)
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if "bool" in kind:
         return gr.Checkbox(value=bool(value), label=label, info=info, elem_id=elem_id)
@@ -67,30 +67,18 @@ def _control(f, value: Any, reason: str | None):
 
 def plan_from_values(values: list[Any], reasons: dict | None = None) -> TrainPlan:
     """Controls' values (in ``plan_fields()`` order) -> a validated TrainPlan (TrainerError when invalid)."""
-    data: dict[str, Any] = {}
-    for f, value in zip(plan_fields(), values):
-        if f.name == "lora_target_modules":
-            text = str(value or "").strip()
-            value = "all-linear" if text in ("", "all-linear") else [t.strip() for t in text.split(",") if t.strip()]
-        elif f.name == "neftune_noise_alpha":
-            value = float(value) if value else None
-        elif isinstance(value, float) and value.is_integer() and ("int" in str(f.type) and "float" not in str(f.type)):
-            value = int(value)
-        data[f.name] = value
-    data["reasons"] = reasons or {}
-    return TrainPlan.from_dict(data)
+    return TrainPlan.from_user_input({f.name: v for f, v in zip(plan_fields(), values)}, reasons)
 
 
 def plan_values(plan: TrainPlan) -> list[Any]:
-    out = []
-    for f in plan_fields():
-        value = getattr(plan, f.name)
-        if f.name == "lora_target_modules" and not isinstance(value, str):
-            value = ", ".join(value)
-        if f.name == "neftune_noise_alpha":
-            value = value or 0
-        out.append(value)
-    return out
+    """The plan as the controls' values, in ``plan_fields()`` order."""
+    return list(plan.to_form().values())
+
+
+def _plan_from_inputs(values: tuple) -> TrainPlan:
+    """Event inputs ``[*controls, reasons_state]`` -> the plan."""
+    *plan_vals, reasons = values
+    return plan_from_values(list(plan_vals), reasons)
 
 
 def quantization_note(plan: TrainPlan) -> str:
@@ -101,30 +89,16 @@ def quantization_note(plan: TrainPlan) -> str:
 
 
 # ------------------------------------------------------------------------------------------ upload + report
-def _spec_from_controls(shape: str, prompt_col: str | None, completion_col: str | None, label_map: str, template: str):
+def spec_from_controls(columns: list[str] | None, shape: str | None, prompt_col: str | None, completion_col: str | None,
+                       label_map: str | None, template: str | None):
+    """The column-mapping controls -> a DataSpec, or None to detect it from the file (``DataSpec.from_user_input``)."""
     from trainer.data import DataSpec
-    from trainer.errors import TrainerError
 
-    if shape in (None, "", "auto") and not label_map.strip() and not template.strip():
-        return None
-    label_names = None
-    if label_map.strip():
-        try:
-            label_names = json.loads(label_map)
-        except json.JSONDecodeError as exc:
-            raise TrainerError(f"The label map is not valid JSON ({exc.msg}). Write it like {{\"0\": \"bearish\", \"1\": \"bullish\"}}.") from None
-        if not isinstance(label_names, dict):
-            raise TrainerError('The label map must be a JSON object such as {"0": "bearish", "1": "bullish"}.')
-    if shape in (None, "", "auto"):
-        shape = "text_label" if label_names else "prompt_completion"
-    if shape == "messages":
-        return DataSpec(shape="messages", messages_column=prompt_col or "messages")
-    return DataSpec(shape=shape, prompt_column=prompt_col, completion_column=completion_col,
-                    label_names=label_names, prompt_template=template.strip() or None)
+    return DataSpec.from_user_input(columns, shape, prompt_col, completion_col, label_map, template)
 
 
 def inspect_file(path: str | None, plan: TrainPlan, spec=None):
-    """(preview rows, columns, report) for the UI; raises TrainerError with the fix."""
+    """(kept path, loaded data, report) for the UI; raises TrainerError with the fix."""
     from trainer.prepare import inspect_upload, keep_upload
 
     kept = keep_upload(path)
@@ -141,12 +115,80 @@ def _preview_frame(loaded):
     return frame
 
 
+EMPTY_REPORT = "Upload a file to see its validation report."
+
+
+def show_report(path: str | None, plan: TrainPlan | None, spec=None) -> tuple:
+    """Outputs ``[file_state, columns_state, report, preview, issues, histogram, prompt column, completion column]``."""
+    if not path:
+        return (None, [], EMPTY_REPORT, None, [], None, gr.update(), gr.update())
+    kept, loaded, report = inspect_file(path, plan, spec)
+    head = ("✅ " if report.ok else "❌ ") + report.summary()
+    cols = loaded.columns
+    return (str(kept), cols, head, _preview_frame(loaded), report.issue_rows(), report.histogram_figure(),
+            gr.update(choices=cols, value=loaded.spec.prompt_column or loaded.spec.messages_column),
+            gr.update(choices=cols, value=loaded.spec.completion_column))
+
+
+def _report_or_reason(path: str | None, plan: TrainPlan | None) -> tuple:
+    """The report for a new file; a file the trainer cannot read shows why and keeps the page usable."""
+    from trainer.errors import TrainerError
+
+    try:
+        return show_report(path, plan, None)
+    except TrainerError as exc:
+        return (None, [], f"❌ {exc}", None, [], None, gr.update(choices=[]), gr.update(choices=[]))
+
+
+@user_errors
+def on_upload(path, *plan_inputs):
+    return _report_or_reason(path, _plan_from_inputs(plan_inputs) if path else None)
+
+
+def on_clear():
+    return show_report(None, None, None)
+
+
+@user_errors
+def on_recheck(path, columns, shape, p_col, c_col, lmap, tmpl, *plan_inputs):
+    if not path:
+        raise gr.Error("Upload a file first.")
+    return show_report(path, _plan_from_inputs(plan_inputs), spec_from_controls(columns, shape, p_col, c_col, lmap, tmpl))
+
+
+@user_errors
+def on_handover(path, plan_dict):
+    """The Advisor's upload arrives with its plan: show its report here, so the user need not upload it again."""
+    if not path:
+        return (gr.update(), *[gr.update()] * 8)
+    plan = TrainPlan.from_dict(plan_dict) if plan_dict else TrainPlan()
+    return (gr.update(value=path), *_report_or_reason(path, plan))
+
+
+def on_plan_state(plan_dict):
+    """A plan from the Advisor -> the controls (with its reasons in each field's info), the note and the source line."""
+    n = len(plan_fields())
+    if not plan_dict:
+        return [gr.update()] * (n + 3)
+    plan = TrainPlan.from_dict(plan_dict)
+    reasons = plan.reasons or {}
+    updates = [gr.update(value=value, info=_info(f, reasons.get(f.name))) for f, value in zip(plan_fields(), plan_values(plan))]
+    return [*updates, reasons, "**Plan from the Advisor** (edit any field before starting).", quantization_note(plan)]
+
+
+def on_quant_change(*plan_inputs):
+    try:
+        return quantization_note(_plan_from_inputs(plan_inputs))
+    except Exception:  # noqa: BLE001 - half-edited plan: leave the note as is
+        return gr.update()
+
+
 # ------------------------------------------------------------------------------------------ progress
 def progress_html(run, progress) -> str:
     if run is None:
         return "<div id='train-progress-text'>No run selected.</div>"
-    pct = int(round(progress.fraction * 100)) if run.status != "completed" else 100
-    color = {"failed": "#C44E52", "stopped": "#DD8452", "completed": "#55A868"}.get(run.status, "#4C72B0")
+    pct = int(round(progress.fraction * 100)) if run.status != RunStatus.COMPLETED else 100
+    color = STATUS_COLORS.get(run.status, "#4C72B0")
     text = f"{run.name} — {run.status}: {progress.describe()}"
     return (
         f"<div id='train-progress-text' data-status='{run.status}' data-phase='{progress.phase}' data-step='{progress.step}' data-loss-points='{len(progress.loss)}'>{text}</div>"
@@ -164,16 +206,9 @@ def loss_frame(progress):
 
 
 def runs_table() -> list[list[Any]]:
-    from trainer import registry
-    from trainer.events import read_progress
+    from trainer.events import summarize_runs
 
-    rows = []
-    for run in registry.list_runs():
-        p = read_progress(run.run_dir)
-        rows.append([run.id, run.name, run.status, f"{p.step}/{p.total_steps}" if p.total_steps else "-",
-                     round(p.loss[-1][1], 4) if p.loss else None, round(p.eval_loss[-1][1], 4) if p.eval_loss else None,
-                     run.task, run.created_at])
-    return rows
+    return [r.row() for r in summarize_runs()]
 
 
 def run_choices() -> list[tuple[str, str]]:
@@ -196,23 +231,93 @@ def snapshot(run_id: str | None):
             run = None
     progress = read_progress(run.run_dir) if run else None
     log = ""
-    if run is not None and run.status == "failed":
+    if run is not None and run.status == RunStatus.FAILED:
         log = (run.error or "") + "\n\n--- end of log.txt ---\n" + registry.log_tail(run.run_dir, 25)
     key = (run.id, run.status, progress.phase, progress.step, len(progress.loss), len(progress.eval_loss), progress.message) if run else None
     return run, progress, log, key
 
 
+# ------------------------------------------------------------------------------------------ run handlers
+@user_errors
+def on_start(shared, path, columns, name, shape, p_col, c_col, lmap, tmpl, *plan_inputs):
+    """Start (or queue) a run. Outputs ``[selected, run_select, runs, last_key]``."""
+    if not path:
+        raise gr.Error("Upload a training file first.")
+    plan = _plan_from_inputs(plan_inputs)
+    spec = spec_from_controls(columns, shape, p_col, c_col, lmap, tmpl)
+    jobs = shared.jobs()
+    run = jobs.start(path, plan, spec, name=(name or "").strip() or None)
+    active = jobs.active()
+    note = "started" if run.status == RunStatus.RUNNING else f"queued behind {active.name}" if active else run.status
+    gr.Info(f"Run {run.name}: {note}.")
+    return run.id, gr.update(choices=run_choices(), value=run.id), runs_table(), None
+
+
+@user_errors
+def on_stop(shared, run_id):
+    if not run_id:
+        raise gr.Error("Select a run to stop.")
+    run = shared.jobs().stop(run_id)
+    gr.Info(f"Run {run.name}: {run.status} — it saves a checkpoint at the next step." if run.status == RunStatus.STOPPING
+            else f"Run {run.name}: {run.status}.")
+    return runs_table(), None
+
+
+@user_errors
+def on_resume(shared, run_id):
+    if not run_id:
+        raise gr.Error("Select a stopped or failed run to resume.")
+    run = shared.jobs().resume(run_id)
+    gr.Info(f"Run {run.name}: {run.status}.")
+    return runs_table(), None
+
+
+def on_select(run_id):
+    return run_id, None
+
+
+def on_refresh(run_id):
+    return gr.update(choices=run_choices(), value=run_id), runs_table()
+
+
+def on_tick(run_id, key):
+    """Outputs ``[progress, loss_plot, log_box, runs, last_key]``; skips every output when nothing changed."""
+    from trainer.events import Progress
+
+    run, prog, log, new_key = snapshot(run_id)
+    if new_key == key and key is not None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), key
+    table = runs_table()
+    if run is None:
+        return progress_html(None, None), loss_frame(Progress()), gr.update(visible=False), table, new_key
+    return progress_html(run, prog), loss_frame(prog), gr.update(value=log, visible=bool(log)), table, new_key
+
+
+def on_load(run_id):
+    """Page (re)load: follow the active run, else the newest one."""
+    from trainer import registry
+
+    if not run_id:
+        runs = registry.list_runs()
+        active = [r for r in runs if r.status in (*LIVE, RunStatus.QUEUED)]
+        follow = (active or runs or [None])[0]
+        run_id = follow.id if follow else None
+    return run_id, gr.update(choices=run_choices(), value=run_id), runs_table()
+
+
 # ------------------------------------------------------------------------------------------ layout
-def build(shared, plan_state: gr.State) -> TrainTab:
-    gr.Markdown("### Fine-tune a LoRA adapter\nUpload input→output pairs (CSV, JSON, JSONL or Parquet), check the report, "
+def build(shared, plan_state: gr.State, handover: gr.State | None = None) -> TrainTab:
+    """Lay out the Train tab. ``plan_state`` (a plan dict) and ``handover`` (the Advisor's upload path) come from the Advisor."""
+    gr.Markdown("### Fine-tune a LoRA adapter\nUpload input→output pairs (CSV, TSV, JSON, JSONL or Parquet), check the report, "
                 "adjust the plan, and start. Training runs in the background — you can reload the page or close it.")
     file_state = gr.State(None)  # path of the kept upload
+    columns_state = gr.State([])  # its columns, for the column mapping
     selected = gr.State(None)  # run id the progress panel follows
     last_key = gr.State(None)
 
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="Training data", file_types=[".csv", ".json", ".jsonl", ".parquet"], type="filepath", elem_id="train-upload")
+            upload = gr.File(label="Training data", file_types=list(FORMATS), type="filepath", elem_id="train-upload")
             with gr.Accordion("Column mapping", open=False, elem_id="train-mapping"):
                 shape = gr.Dropdown(SHAPE_CHOICES, value="auto", label="shape", elem_id="train-shape")
                 prompt_col = gr.Dropdown([], label="prompt / text column", allow_custom_value=True, elem_id="train-prompt-column")
@@ -221,7 +326,7 @@ def build(shared, plan_state: gr.State) -> TrainTab:
                 template = gr.Textbox(label="prompt template (optional, with {text})", placeholder="Sentiment of this tweet: {text}", elem_id="train-prompt-template")
                 recheck = gr.Button("Re-check with this mapping", size="sm", elem_id="train-recheck")
         with gr.Column(scale=2):
-            report_md = gr.Markdown("Upload a file to see its validation report.", elem_id="train-report")
+            report_md = gr.Markdown(EMPTY_REPORT, elem_id="train-report")
             preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, max_height=260, elem_id="train-preview")
             with gr.Row():
                 issues = gr.Dataframe(headers=ISSUE_HEADERS, label="Row issues (line numbers in the file)", interactive=False,
@@ -233,11 +338,11 @@ def build(shared, plan_state: gr.State) -> TrainTab:
         plan_source = gr.Markdown("Defaults (run the Advisor to get a plan sized to your goal and machine).", elem_id="train-plan-source")
         quant_md = gr.Markdown(quantization_note(default_plan), elem_id="train-quantization-note")
         controls = []
-        pf = plan_fields()
-        for start in range(0, len(pf), 4):
+        pf, form = plan_fields(), default_plan.to_form()
+        for first in range(0, len(pf), 4):
             with gr.Row():
-                for f in pf[start:start + 4]:
-                    controls.append(_control(f, getattr(default_plan, f.name), None))
+                for f in pf[first:first + 4]:
+                    controls.append(_control(f, form[f.name], None))
     reasons_state = gr.State({})
 
     with gr.Row():
@@ -251,135 +356,30 @@ def build(shared, plan_state: gr.State) -> TrainTab:
     with gr.Row():
         run_select = gr.Dropdown(choices=[], label="Follow run", scale=3, elem_id="train-run-select")
         refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id="train-refresh")
-    runs = gr.Dataframe(headers=RUN_HEADERS, label="Runs", interactive=False, max_height=240, elem_id="train-runs")
+    runs = gr.Dataframe(headers=list(RunSummary.HEADERS), label="Runs", interactive=False, max_height=240, elem_id="train-runs")
     timer = gr.Timer(1.0)
 
-    # ---- handlers -----------------------------------------------------------------------------
-    def current_plan(*values):
-        *plan_vals, reasons = values
-        return plan_from_values(list(plan_vals), reasons)
-
-    def show_report(path, plan, spec):
-        if not path:
-            return (None, "Upload a file to see its validation report.", None, [], None, gr.update(), gr.update())
-        kept, loaded, report = inspect_file(path, plan, spec)
-        head = ("✅ " if report.ok else "❌ ") + report.summary()
-        cols = loaded.columns
-        return (str(kept), head, _preview_frame(loaded), report.issue_rows(), report.histogram_figure(),
-                gr.update(choices=cols, value=loaded.spec.prompt_column or loaded.spec.messages_column),
-                gr.update(choices=cols, value=loaded.spec.completion_column))
-
-    @user_errors
-    def on_upload(path, *values):
-        if not path:
-            return show_report(None, None, None)
-        from trainer.errors import TrainerError
-
-        plan = current_plan(*values)
-        try:
-            return show_report(path, plan, None)
-        except TrainerError as exc:  # a bad file: show why, keep the page usable
-            return (None, f"❌ {exc}", None, [], None, gr.update(choices=[]), gr.update(choices=[]))
-
-    @user_errors
-    def on_recheck(path, shape_v, p_col, c_col, lmap, tmpl, *values):
-        if not path:
-            raise gr.Error("Upload a file first.")
-        spec = _spec_from_controls(shape_v, p_col, c_col, lmap or "", tmpl or "")
-        return show_report(path, current_plan(*values), spec)
-
-    report_outputs = [file_state, report_md, preview, issues, histogram, prompt_col, completion_col]
-    upload.upload(on_upload, [upload, *controls, reasons_state], report_outputs)
-    upload.clear(lambda: show_report(None, None, None), None, report_outputs)
-    recheck.click(on_recheck, [file_state, shape, prompt_col, completion_col, label_map, template, *controls, reasons_state], report_outputs)
-
-    def on_plan_state(plan_dict):
-        if not plan_dict:
-            return [gr.update()] * (len(controls) + 3)
-        plan = TrainPlan.from_dict(plan_dict)
-        reasons = plan.reasons or {}
-        updates = []
-        for f, value in zip(plan_fields(), plan_values(plan)):
-            reason = reasons.get(f.name)
-            updates.append(gr.update(value=value, info=f.metadata.get("help", "") + (f" — advisor: {reason}" if reason else "")))
-        return [*updates, reasons, "**Plan from the Advisor** (edit any field before starting).", quantization_note(plan)]
-
+    # ---- wiring: every handler is a module-level function above ------------------------------
+    plan_inputs = [*controls, reasons_state]
+    mapping = [shape, prompt_col, completion_col, label_map, template]
+    report_outputs = [file_state, columns_state, report_md, preview, issues, histogram, prompt_col, completion_col]
+    upload.upload(on_upload, [upload, *plan_inputs], report_outputs)
+    upload.clear(on_clear, None, report_outputs)
+    recheck.click(on_recheck, [file_state, columns_state, *mapping, *plan_inputs], report_outputs)
     plan_state.change(on_plan_state, plan_state, [*controls, reasons_state, plan_source, quant_md])
-
-    def on_quant_change(*values):
-        try:
-            return quantization_note(current_plan(*values))
-        except Exception:  # noqa: BLE001 - half-edited plan: leave the note as is
-            return gr.update()
-
+    if handover is not None:
+        handover.change(on_handover, [handover, plan_state], [upload, *report_outputs])
     for f, control in zip(plan_fields(), controls):
         if f.name == "quantization":
-            control.change(on_quant_change, [*controls, reasons_state], quant_md)
+            control.change(on_quant_change, plan_inputs, quant_md)
 
-    @user_errors
-    def on_start(path, name, shape_v, p_col, c_col, lmap, tmpl, *values):
-        if not path:
-            raise gr.Error("Upload a training file first.")
-        plan = current_plan(*values)
-        spec = _spec_from_controls(shape_v, p_col, c_col, lmap or "", tmpl or "")
-        run = shared.jobs().start(path, plan, spec, name=(name or "").strip() or None)
-        note = "started" if run.status == RunStatus.RUNNING else f"queued behind {shared.jobs().active().name}" if shared.jobs().active() else run.status
-        gr.Info(f"Run {run.name}: {note}.")
-        return run.id, gr.update(choices=run_choices(), value=run.id), runs_table(), None
-
-    start.click(on_start, [file_state, run_name, shape, prompt_col, completion_col, label_map, template, *controls, reasons_state],
-                [selected, run_select, runs, last_key])
-
-    @user_errors
-    def on_stop(run_id):
-        if not run_id:
-            raise gr.Error("Select a run to stop.")
-        run = shared.jobs().stop(run_id)
-        gr.Info(f"Run {run.name}: {run.status} — it saves a checkpoint at the next step." if run.status == "stopping" else f"Run {run.name}: {run.status}.")
-        return runs_table(), None
-
-    @user_errors
-    def on_resume(run_id):
-        if not run_id:
-            raise gr.Error("Select a stopped or failed run to resume.")
-        run = shared.jobs().resume(run_id)
-        gr.Info(f"Run {run.name}: {run.status}.")
-        return runs_table(), None
-
-    stop.click(on_stop, selected, [runs, last_key])
-    resume.click(on_resume, selected, [runs, last_key])
-
-    def on_select(run_id):
-        return run_id, None
-
+    start.click(partial(on_start, shared), [file_state, columns_state, run_name, *mapping, *plan_inputs],
+                [selected, run_select, runs, last_key], api_name="train")
+    stop.click(partial(on_stop, shared), selected, [runs, last_key], api_name="stop_run")
+    resume.click(partial(on_resume, shared), selected, [runs, last_key], api_name="resume_run")
     run_select.change(on_select, run_select, [selected, last_key])
-
-    def on_refresh(run_id):
-        return gr.update(choices=run_choices(), value=run_id), runs_table()
-
-    refresh.click(on_refresh, selected, [run_select, runs])
-
-    def on_tick(run_id, key):
-        run, prog, log, new_key = snapshot(run_id)
-        if new_key == key and key is not None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), key
-        table = runs_table()
-        if run is None:
-            return progress_html(None, None), loss_frame(_empty_progress()), gr.update(visible=False), table, new_key
-        return (progress_html(run, prog), loss_frame(prog), gr.update(value=log, visible=bool(log)), table, new_key)
-
+    refresh.click(on_refresh, selected, [run_select, runs], api_name="runs")
     timer.tick(on_tick, [selected, last_key], [progress, loss_plot, log_box, runs, last_key], show_progress="hidden")
-
-    def on_load(run_id):
-        """Page (re)load: follow the active run, else the newest one."""
-        from trainer import registry
-
-        if not run_id:
-            active = [r for r in registry.list_runs() if r.status in (*LIVE, RunStatus.QUEUED)]
-            newest = registry.list_runs()
-            run_id = (active or newest or [None])[0]
-            run_id = run_id.id if run_id else None
-        return run_id, gr.update(choices=run_choices(), value=run_id), runs_table()
 
     from gradio.context import Context
 
@@ -387,9 +387,3 @@ def build(shared, plan_state: gr.State) -> TrainTab:
     if root is not None:  # inside gr.Blocks: follow the active run whenever a page (re)loads
         root.load(on_load, [selected], [selected, run_select, runs])
     return TrainTab(upload=upload, start=start, stop=stop, resume=resume, runs=runs, run_select=run_select, timer=timer)
-
-
-def _empty_progress():
-    from trainer.events import Progress
-
-    return Progress()
