@@ -3,8 +3,8 @@
 
 Faithful by construction, for a 135M model:
 
-1. Retrieval decides. A hit that clears ``AnswerConfig.answer_score`` is *stated*: the answer opens with
-   its definition, verbatim, and its citation number. Nothing the model writes comes before it.
+1. Retrieval decides. An exact term/synonym match, or a meaning-only match scoring ``AnswerConfig.answer_score``
+   or more, is *stated*: the answer opens with its definition, verbatim, and its citation number. Nothing the model writes comes before it.
    "Difference between EBIT and EBITDA" states both definitions, [1] and [2].
 2. The model may then add a plain sentence (greedy decoding, ``prompting.explain_messages``). Each sentence
    is checked against the cited definitions: MiniLM cosine >= ``min_support``, no name-like token (capitals,
@@ -137,7 +137,7 @@ def plan_answer(question: str, glossary, config: AnswerConfig | None = None) -> 
 
     def strong(query: str) -> Hit | None:
         hits = found[query]
-        return hits[0] if hits and hits[0].score >= config.answer_score else None
+        return hits[0] if hits and is_stated(hits[0], config) else None
 
     best = max(splits, key=lambda split: sum(strong(p) is not None for p in split), default=None)
     parts = best if best and any(strong(p) for p in best) else [question]
@@ -156,6 +156,12 @@ def plan_answer(question: str, glossary, config: AnswerConfig | None = None) -> 
     closest = [h for h in _unique_terms(closest) if norm(h.term) not in stated][: config.closest_terms]
     kind = DEFINITION if cited else NO_ENTRY if asks_definition(question) else MODEL
     return AnswerPlan(question, kind, cited, missing if kind != MODEL else [], closest)
+
+
+def is_stated(hit: Hit, config: AnswerConfig) -> bool:
+    """An exact term/synonym match, or a meaning-only match scoring ``answer_score``+; never a partial phrase match
+    ('carbon yield spread' must not be answered with the definition of 'yield spread')."""
+    return hit.match in ("term", "synonym") or (not hit.match and hit.score >= config.answer_score)
 
 
 def _unique_terms(hits: Sequence[Hit]) -> list[Hit]:

@@ -65,7 +65,7 @@ class RagConfig:
 class AnswerConfig:
     """How a glossary answer is built from search hits. Defaults measured with benchmarks/rag_answers.py (dev seed)."""
 
-    answer_score: float = field(default=0.75, metadata={"help": "A hit scoring at least this (exact term/synonym matches score ~1.2+) is stated as the answer; below it the answer says the glossary has no entry and offers the closest terms."})
+    answer_score: float = field(default=0.75, metadata={"help": "A hit found by meaning alone (no exact term/synonym match) is stated as the answer only at this score or above; exact matches always are, partial phrase matches never (the glossary defines only part of what was asked). Otherwise the answer says there is no entry and offers the closest terms."})
     closest_terms: int = field(default=3, metadata={"help": "Closest glossary terms offered when there is no entry."})
     max_terms: int = field(default=3, metadata={"help": "Most terms one question may ask about ('difference between EBIT and EBITDA' = 2)."})
     explain: bool = field(default=True, metadata={"help": "Let the model add a short explanation after the quoted definition (kept only if it agrees with it)."})

@@ -58,6 +58,7 @@ GLOSSARY = FakeGlossary({
     "contango": [CONTANGO], "EBIT": [EBIT, EBITDA], "EBITDA": [EBITDA, EBIT], "profit and loss statement": [PNL],
     "balance sheet": [BALANCE], "blockchain oracle": [ORACLE_RISK, BLOCKCHAIN],
     "profit": [Hit("profit", "Revenue minus costs.", "wordnet", 0.6)],
+    "carbon yield spread": [Hit("yield spread", "The difference between two yields.", "builtin", 0.85, match="phrase")],
 })
 
 
@@ -143,6 +144,12 @@ def test_a_weak_match_is_not_stated_as_the_answer():
     plan = plan_answer("What is profit?", GLOSSARY, AnswerConfig(answer_score=0.75))
     assert plan.kind == NO_ENTRY and [h.term for h in plan.closest] == ["profit"]
     assert plan_answer("What is profit?", GLOSSARY, AnswerConfig(answer_score=0.5)).kind == DEFINITION
+
+
+def test_a_partial_phrase_match_is_offered_not_stated():
+    answer, engine = ask("Define carbon yield spread.", "x")
+    assert answer.kind == NO_ENTRY and engine.calls == []
+    assert answer.text == 'The glossary has no entry for "carbon yield spread". Closest terms: yield spread.'
 
 
 def test_other_questions_get_the_models_own_answer_marked_as_such():
