@@ -164,3 +164,30 @@ def test_other_questions_get_the_models_own_answer_marked_as_such():
 def test_explanations_can_be_turned_off():
     answer, engine = ask("What is contango?", "anything", config=AnswerConfig(explain=False))
     assert engine.calls == [] and answer.text.endswith("[1]")
+
+
+@pytest.fixture(scope="session")
+def builtin_glossary(tmp_path_factory):
+    from rag import Glossary
+
+    root = tmp_path_factory.getbasetemp() / "rag-builtin-kb"  # same folder as tests/test_rag_search.py: built once
+    if not (root / "CURRENT").exists():
+        Glossary.open(root)
+    return Glossary.open(root)
+
+
+@pytest.mark.slow
+def test_real_model_answer_quotes_the_glossary_and_abstains(builtin_glossary, real_model_path):
+    from fintune.engine import ChatEngine
+    from rag.answer import check_sentence, minilm_similarity
+
+    engine = ChatEngine.shared(real_model_path)
+    answer = answer_question("What is contango?", builtin_glossary, engine)
+    (hit,) = answer.hits
+    assert answer.kind == DEFINITION and hit.term == "contango"
+    assert answer.text.startswith(f"contango: {' '.join(hit.definition.split())} [1]")
+    similarity = minilm_similarity()
+    for sentence in filter(None, answer.explanation.split(". ")):
+        assert check_sentence(sentence, answer.hits, answer.question, similarity, AnswerConfig()) in ("", "echo")
+    missing = answer_question("What is a blockchain oracle?", builtin_glossary, engine)
+    assert missing.kind == NO_ENTRY and missing.text.startswith('The glossary has no entry for "blockchain oracle"')
