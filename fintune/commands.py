@@ -21,7 +21,7 @@ def register(sub) -> None:
     chat.add_argument("question", help="The question; '-' reads it from standard input.")
     chat.add_argument("--base-model", default=None, help="Built-in alias, Hugging Face id or local folder.")
     chat.add_argument("--adapter", default=None, help="A run id or a PEFT adapter folder to chat with instead of the base model.")
-    chat.add_argument("--glossary", action="store_true", help="Answer from the glossary (RAG) and list the sources.")
+    chat.add_argument("--glossary", action="store_true", help="Answer from the glossary: quote the matching definition with its source, or say it has no entry.")
     chat.add_argument("--system", default=None, help="System prompt.")
     chat.add_argument("--temperature", type=float, default=GenerationSettings.temperature)
     chat.add_argument("--top-p", type=float, default=GenerationSettings.top_p)
@@ -68,29 +68,42 @@ def resolve_adapter(value: str | None) -> str | None:
     return str(run.adapter_dir)
 
 
+class _LazyEngine:
+    """Loads the model only when an answer needs it, so a glossary definition prints before the model loads."""
+
+    def __init__(self, base_model: str | None) -> None:
+        self.base_model = base_model
+
+    def stream(self, *args, **kwargs):
+        from fintune.engine import ChatEngine
+
+        return ChatEngine.shared(self.base_model).stream(*args, **kwargs)
+
+
 def _chat(args) -> int:
-    from fintune.engine import ChatEngine, GenerationSettings
+    from fintune.engine import GenerationSettings
 
     question = sys.stdin.read().strip() if args.question == "-" else args.question
     settings = GenerationSettings(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
-    messages = [{"role": "system", "content": args.system}] if args.system else []
-    messages.append({"role": "user", "content": question})
-    hits = []
+    engine, adapter = _LazyEngine(args.base_model), resolve_adapter(args.adapter)
     if args.glossary:
         from rag import Glossary
-        from rag.prompting import build_messages
+        from rag.answer import answer_stream
 
-        hits = Glossary.open().search(question)
-        messages = build_messages(question, hits)
-    engine = ChatEngine.shared(args.base_model)
-    for delta in engine.stream(messages, settings, adapter=resolve_adapter(args.adapter)):
-        sys.stdout.write(delta)
-        sys.stdout.flush()
+        items = answer_stream(question, Glossary.open(), engine, settings=settings, system=args.system, adapter=adapter)
+    else:
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        items = engine.stream(messages + [{"role": "user", "content": question}], settings, adapter=adapter)
+    answer = None
+    for item in items:
+        if isinstance(item, str):
+            sys.stdout.write(item)
+            sys.stdout.flush()
+        else:
+            answer = item
     sys.stdout.write("\n")
-    if args.glossary:
-        from rag.prompting import format_sources
-
-        print(format_sources(hits))
+    if answer is not None:  # only the glossary path ends with a GroundedAnswer
+        print(answer.sources_markdown())
     return 0
 
 

@@ -1,15 +1,21 @@
-"""RAG prompts: the retrieved definitions go into a short prompt; ``format_sources`` renders the citations.
+"""RAG prompts and citations.
 
-SmolLM2-135M is tiny, so the prompt is short: a one-paragraph instruction and the top 3 definitions.
+* ``explain_messages``: the layout the answer path (``rag.answer``) uses. The answer already quotes the
+  definition; the model is only asked to restate it in one plain sentence, which SmolLM2-135M does far
+  more reliably than answering freely over several definitions.
+* ``build_messages``: the previous free-answer layout (rules + top definitions + question). Kept as the
+  baseline that ``benchmarks/rag_answers.py`` measures against.
+* ``format_sources``: the numbered citations shown under an answer.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from rag.config import RagConfig
 from rag.entries import Hit
 
-MAX_DEFINITIONS = 3
+MAX_DEFINITIONS = RagConfig.__dataclass_fields__["prompt_definitions"].default
 MAX_HISTORY_MESSAGES = 4
 MAX_DEFINITION_CHARS = 600
 
@@ -62,10 +68,26 @@ def build_messages(question: str, hits: Sequence[Hit], history: Sequence[dict] |
     return messages
 
 
+def explain_messages(hits: Sequence[Hit]) -> list[dict[str, str]]:
+    """Ask for one plain sentence restating the cited definition(s); two hits = say how the terms differ."""
+    if len(hits) == 1:
+        hit = hits[0]
+        return [{"role": "user", "content": f"Definition: {_clip(hit.definition)}\n\n"
+                                            f"Using only this definition, say in one simple sentence what {hit.term} is."}]
+    block = "\n".join(f"{h.term}: {_clip(h.definition)}" for h in hits)
+    names = " and ".join(h.term for h in hits)
+    return [{"role": "user", "content": f"Definitions:\n{block}\n\nUsing only these definitions, say in one simple sentence how {names} differ."}]
+
+
 def _md(text: str) -> str:
     for ch in "\\`*_[]<>|":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+def md_escape(text: str) -> str:
+    """Text safe to put inside Markdown (no accidental bold, links or tables)."""
+    return _md(str(text))
 
 
 def format_sources(hits: Sequence[Hit], max_definitions: int = MAX_DEFINITIONS) -> str:

@@ -61,6 +61,15 @@ def test_chat_answers_from_the_terminal_using_the_cache(real_model_path):
 
 
 @pytest.mark.slow
+def test_chat_with_the_glossary_quotes_the_definition_and_cites_it(real_model_path):
+    result = run_cli("chat", "What does L/C stand for?", "--glossary", "--max-new-tokens", "24")
+    assert result.returncode == 0, result.stderr
+    first, _, rest = result.stdout.partition("\n")
+    assert first.startswith("letter of credit: ") and first.endswith("[1]"), "the definition comes first, cited"
+    assert "**Sources**" in rest and "1. **letter of credit** — builtin" in rest
+
+
+@pytest.mark.slow
 def test_models_list_and_verify(real_model_path):
     listed = run_cli("models", "list", "--json")
     assert '"provisioned": true' in listed.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import gradio as gr
 import pytest
@@ -24,12 +26,15 @@ class StreamEngine:
 
     def stream(self, messages, settings=None, adapter=None):
         self.calls.append({"messages": messages, "settings": settings, "adapter": adapter})
-        if adapter is None and messages[0]["role"] == "system":
-            words = ["grounded", "answer"]
+        if adapter is None and messages[-1]["content"].startswith("Definition:"):  # rag.prompting.explain_messages
+            words = ["It", "is", "operating", "earnings", "before", "interest."]
         else:
             words = ["tuned", "answer"] if adapter else ["base", "answer"]
         for w in words:
             yield w + " "
+
+
+EBITDA = Hit("EBITDA", "Earnings before interest, taxes, depreciation and amortisation: operating earnings.", "builtin", 1.4, match="term")
 
 
 class FakeGlossary:
@@ -38,10 +43,10 @@ class FakeGlossary:
     def __init__(self, fail=False):
         self.fail = fail
 
-    def search(self, query, k=5):
+    def search_many(self, queries, k=5):
         if self.fail:
             raise FinTuneError("The glossary index is missing. Build it with `fintune kb build`.")
-        return [Hit(term="EBITDA", definition="Earnings before interest...", source="builtin", score=0.9)][:k]
+        return [[EBITDA][:k] for _ in queries]
 
 
 class FakeShared:
@@ -54,6 +59,19 @@ class FakeShared:
 
     def glossary(self):
         return self._glossary
+
+
+@pytest.fixture(autouse=True)
+def word_overlap_similarity(monkeypatch):
+    """The answer path's support check without loading MiniLM (rag.answer is tested on its own)."""
+    def similarity(sentence, sources):
+        words = set(re.findall(r"\w+", sentence.lower()))
+        return max(len(words & set(re.findall(r"\w+", s.lower()))) / len(words) for s in sources)
+
+    monkeypatch.setattr("rag.answer.minilm_similarity", lambda name=None: similarity)
+
+
+GROUNDED = f"EBITDA: {EBITDA.definition} [1]\n\nIt is operating earnings before interest."
 
 
 @pytest.fixture
@@ -76,13 +94,14 @@ def make_registered_run(evaluated=True):
 def test_compare_stream_three_panes_same_settings_base_without_adapter():
     shared = FakeShared()
     settings = GenerationSettings(temperature=0)
-    frames = list(ct.compare_stream(shared, "What is EBITDA?", "/runs/x/adapter", settings, k=3))
+    frames = list(ct.compare_stream(shared, "What is EBITDA?", "/runs/x/adapter", settings))
     texts, sources = frames[-1]
-    assert texts == ["base answer", "tuned answer", "grounded answer"]
-    assert "EBITDA" in sources
+    assert texts == ["base answer", "tuned answer", GROUNDED]  # the glossary pane states the definition first, cited
+    assert "1. **EBITDA** — builtin" in sources
     calls = shared._engine.calls
     assert [c["adapter"] for c in calls] == [None, "/runs/x/adapter", None]  # base and RAG panes: adapters off
-    assert all(c["settings"] is settings for c in calls)
+    assert calls[0]["settings"] is calls[1]["settings"] is settings
+    assert calls[2]["settings"].temperature == 0 and calls[2]["settings"].repetition_penalty == settings.repetition_penalty
     assert calls[0]["messages"] == calls[1]["messages"] == [{"role": "user", "content": "What is EBITDA?"}]
     # streamed: pane 2 is still waiting while pane 1 fills
     assert any(f[0][0] == "base " and f[0][1] == ct.WAITING for f in frames)
@@ -134,12 +153,12 @@ def test_build_shows_runs_and_evaluation(home):
 
     # blind mode through the real handlers: names hidden, sources held back, then revealed
     answer = _fn(demo, "answer")
-    frames = list(answer("What is EBITDA?", run_id, True, 0.0, 0.9, 64, 1.1, 3))
+    frames = list(answer("What is EBITDA?", run_id, True, 0.0, 0.9, 64, 1.1))
     *pane_updates, sources_md, order, name, held, reveal_btn = frames[-1]
     assert [p.label for p in pane_updates] == ["Answer A", "Answer B", "Answer C"]
     assert sources_md == "" and "EBITDA" in held and reveal_btn.visible is True
     by_kind = dict(zip(order, [p.value for p in pane_updates]))
-    assert by_kind == {"base": "base answer", "tuned": "tuned answer", "rag": "grounded answer"}
+    assert by_kind == {"base": "base answer", "tuned": "tuned answer", "rag": GROUNDED}
     *labels, shown_sources, btn = _fn(demo, "do_reveal")(order, name, held)
     assert all("=" in lab.label for lab in labels) and shown_sources == held and btn.visible is False
     tuned_pane = order.index("tuned")
@@ -159,6 +178,6 @@ def test_blind_mode_needs_a_run(home):
     with gr.Blocks() as demo:
         ct.build(FakeShared())
     with pytest.raises(gr.Error, match="Blind mode needs"):
-        list(_fn(demo, "answer")("q", None, True, 0.0, 0.9, 64, 1.1, 3))
+        list(_fn(demo, "answer")("q", None, True, 0.0, 0.9, 64, 1.1))
     with pytest.raises(gr.Error, match="Type a question"):
-        list(_fn(demo, "answer")("  ", None, False, 0.0, 0.9, 64, 1.1, 3))
+        list(_fn(demo, "answer")("  ", None, False, 0.0, 0.9, 64, 1.1))

@@ -1,7 +1,7 @@
 """RAG prompt construction and source formatting (no model needed)."""
 
 from rag.entries import Hit
-from rag.prompting import NO_DEFINITIONS, build_messages, format_sources
+from rag.prompting import NO_DEFINITIONS, build_messages, explain_messages, format_sources
 
 HITS = [
     Hit("letter of credit", "A bank's promise to pay a seller.", "builtin", 1.25, ("L/C",)),
@@ -35,3 +35,12 @@ def test_sources_markdown_lists_term_source_score_and_escapes():
     assert "1. **P/E \\*ratio\\*** — my\\_source (score 0.73)" in md
     assert "2. **letter of credit** — builtin (score 1.25)" in md
     assert "no glossary definition" in format_sources([])
+
+
+def test_explain_prompt_carries_only_the_cited_definitions():
+    (message,) = explain_messages(HITS[:1])
+    assert message["role"] == "user" and HITS[0].definition in message["content"]
+    assert message["content"].endswith("say in one simple sentence what letter of credit is.")
+    (message,) = explain_messages(HITS[:2])
+    assert "letter of credit: A bank's promise" in message["content"] and "standby letter of credit: A guarantee" in message["content"]
+    assert "how letter of credit and standby letter of credit differ" in message["content"] and "credit: Money" not in message["content"]

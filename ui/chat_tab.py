@@ -1,4 +1,10 @@
-"""Chat tab: streaming chat with the base model or a fine-tuned run, optionally grounded in the glossary."""
+"""Chat tab: streaming chat with the base model or a fine-tuned run, grounded in the glossary by default.
+
+With the glossary on, every question goes through ``rag.answer.answer_stream``: definition questions are
+answered by quoting the glossary (cited), or by saying it has no entry. What each grounded answer rests on
+(its plain text and hits) is kept per turn in a ``gr.State``, so the model is later shown the answer, not the
+rendered citations.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +30,29 @@ def message_text(content) -> str:
     return str(content or "")
 
 
-def history_to_messages(history: list[dict], system: str) -> list[dict]:
-    """Chatbot history -> engine messages (sources appended under answers are not sent back)."""
+def history_to_messages(history: list[dict], system: str, grounded: dict | None = None) -> list[dict]:
+    """Chatbot history -> engine messages. Glossary answers are sent back as their plain text (``grounded``,
+    keyed by the message's position), not as the rendered markdown with its sources list."""
     messages = [{"role": "system", "content": system}] if system.strip() else []
-    for item in history:
-        text = message_text(item.get("content"))
-        if item.get("role") == "assistant":  # citations are for the reader, not the model
-            text = text.split("\n\n**Sources**", 1)[0].split("\n\n*Sources:", 1)[0]
+    for position, item in enumerate(history):
+        turn = (grounded or {}).get(str(position))
+        text = turn["text"] if turn and item.get("role") == "assistant" else message_text(item.get("content"))
         messages.append({"role": item["role"], "content": text})
     return messages
+
+
+def glossary_index_exists() -> bool:
+    """Whether a glossary index has been built (then the glossary is on by default)."""
+    from fintune.paths import kb_dir
+    from rag.store import current_dir
+
+    return current_dir(kb_dir()) is not None
+
+
+def glossary_status(on: bool) -> str:
+    if on:
+        return "**Glossary: on.** Definition questions are answered by quoting the glossary, with sources; if it has no entry, the answer says so."
+    return "**Glossary: off.** Answers are the model's own, without sources (a 135M model often invents definitions)."
 
 
 def adapter_choices() -> list[tuple[str, str]]:
@@ -59,11 +79,14 @@ class ChatTab:
     chatbot: gr.Chatbot
     adapter: gr.Dropdown
     info: gr.Markdown
+    use_glossary: gr.Checkbox
+    glossary_note: gr.Markdown
 
     def wire_page_load(self, demo: gr.Blocks, shared) -> None:
-        """On every page load: show the model card and the current list of runs."""
+        """On every page load: the model card, the current list of runs, and the glossary on once an index exists."""
         demo.load(user_errors(lambda: model_info_markdown(shared)), None, self.info)
         demo.load(refreshed_adapters, self.adapter, self.adapter)
+        demo.load(glossary_default, None, [self.use_glossary, self.glossary_note])
 
 
 def build(shared) -> ChatTab:
@@ -82,8 +105,10 @@ def build(shared) -> ChatTab:
             adapter = gr.Dropdown(choices=[(BASE_CHOICE, "")], value="", label="Answer with", elem_id="chat-adapter",
                                   info="A finished training run's adapter, or the base model.")
             refresh = gr.Button("Refresh runs", size="sm")
-            use_glossary = gr.Checkbox(label="Use glossary (RAG)", value=False, elem_id="chat-use-glossary",
-                                       info="Retrieve definitions and cite them under the answer.")
+            glossary_on = glossary_index_exists()
+            use_glossary = gr.Checkbox(label="Use glossary (RAG)", value=glossary_on, elem_id="chat-use-glossary",
+                                       info="Quote and cite glossary definitions; say so when it has none.")
+            glossary_note = gr.Markdown(glossary_status(glossary_on), elem_id="chat-glossary-status")
             with gr.Accordion("Generation settings", open=False):
                 system = gr.Textbox(value=DEFAULT_SYSTEM, label="System prompt", lines=2)
                 temperature = gr.Slider(0, 1.5, value=GenerationSettings.temperature, step=0.05, label="Temperature", info="0 = deterministic")
@@ -91,29 +116,34 @@ def build(shared) -> ChatTab:
                 max_new_tokens = gr.Slider(16, 1024, value=GenerationSettings.max_new_tokens, step=16, label="Max new tokens")
 
     @user_errors
-    def answer(history, adapter_path, glossary_on, system_prompt, temp, topp, max_new):
+    def answer(history, adapter_path, glossary_on, system_prompt, temp, topp, max_new, grounded):
         from fintune.engine import GenerationSettings
 
         settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new))
-        messages = history_to_messages(history, system_prompt)
-        hits = []
-        if glossary_on:
-            from rag.prompting import build_messages
-
-            question_text = messages[-1]["content"]
-            hits = shared.glossary().search(question_text)
-            messages = build_messages(question_text, hits, history=messages[:-1])
+        position = len(history)  # where this answer goes; turns from a regenerated answer on are stale
+        grounded = {k: v for k, v in (grounded or {}).items() if int(k) < position}
         history = history + [{"role": "assistant", "content": ""}]
         text = ""
+        if glossary_on:
+            from rag.answer import GroundedAnswer, answer_stream
+
+            prior = history_to_messages(history[:-2], "", grounded)
+            question_text = message_text(history[-2]["content"])
+            for item in answer_stream(question_text, shared.glossary(), shared.engine(), history=prior, settings=settings,
+                                      system=system_prompt, adapter=adapter_path or None):
+                if isinstance(item, GroundedAnswer):
+                    grounded[str(position)] = {"text": item.text, "kind": item.kind, "hits": [h.to_dict() for h in item.hits]}
+                    history[-1] = {"role": "assistant", "content": item.markdown()}
+                else:
+                    text += item
+                    history[-1] = {"role": "assistant", "content": text}
+                yield history, grounded
+            return
+        messages = history_to_messages(history[:-1], system_prompt, grounded)
         for delta in shared.engine().stream(messages, settings, adapter=adapter_path or None):
             text += delta
             history[-1] = {"role": "assistant", "content": text}
-            yield history
-        if glossary_on:
-            from rag.prompting import format_sources
-
-            history[-1] = {"role": "assistant", "content": text.strip() + "\n\n" + format_sources(hits)}
-            yield history
+            yield history, grounded
 
     def add_question(text, history):
         if not text.strip():
@@ -127,18 +157,26 @@ def build(shared) -> ChatTab:
             raise gr.Error("Nothing to regenerate yet: ask a question first.")
         return history
 
-    gen_inputs = [chatbot, adapter, use_glossary, system, temperature, top_p, max_new_tokens]
+    grounded = gr.State({})  # per user: message position -> {"text", "kind", "hits"} of each glossary answer
+    gen_inputs = [chatbot, adapter, use_glossary, system, temperature, top_p, max_new_tokens, grounded]
+    gen_outputs = [chatbot, grounded]
     # Public API (gradio_client): /chat_add_question then /chat_answer; the other triggers repeat them privately.
     click = send.click(add_question, [question, chatbot], [question, chatbot], queue=False, api_name="chat_add_question").then(
-        answer, gen_inputs, chatbot, api_name="chat_answer")
+        answer, gen_inputs, gen_outputs, api_name="chat_answer")
     private = dict(api_visibility="private")
-    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False, **private).then(answer, gen_inputs, chatbot, **private)
-    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False, **private).then(answer, gen_inputs, chatbot, **private)
+    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False, **private).then(answer, gen_inputs, gen_outputs, **private)
+    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False, **private).then(answer, gen_inputs, gen_outputs, **private)
     stop.click(None, cancels=[submit, click, again], **private)
-    clear.click(lambda: [], None, chatbot, queue=False, **private)
+    clear.click(lambda: ([], {}), None, [chatbot, grounded], queue=False, **private)
+    use_glossary.change(glossary_status, use_glossary, glossary_note, queue=False, **private)
 
     refresh.click(refreshed_adapters, adapter, adapter, **private)
-    return ChatTab(chatbot=chatbot, adapter=adapter, info=info)
+    return ChatTab(chatbot=chatbot, adapter=adapter, info=info, use_glossary=use_glossary, glossary_note=glossary_note)
+
+
+def glossary_default():
+    on = glossary_index_exists()
+    return gr.Checkbox(value=on), glossary_status(on)
 
 
 def refreshed_adapters(current: str | None):

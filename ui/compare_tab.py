@@ -79,9 +79,10 @@ def pane_labels(order: list[str], blind: bool, revealed: bool, run_name: str | N
     return [f"{BLIND_NAMES[i]} = {n}" for i, n in enumerate(names)] if blind else names
 
 
-def compare_stream(shared, question: str, adapter: str | None, settings, k: int = 4,
+def compare_stream(shared, question: str, adapter: str | None, settings,
                    order: list[str] | None = None) -> Iterator[tuple[list[str], str]]:
-    """Yield ``(pane texts, sources markdown)`` while the three answers stream in pane order.
+    """Yield ``(pane texts, sources markdown)`` while the three answers stream in pane order. The glossary pane
+    is the app's one knowledge answer path (``rag.answer``), the same as Chat with the glossary on.
 
     A failure in one pane (say the glossary index is missing) is shown in that pane; the others still answer.
     """
@@ -97,15 +98,16 @@ def compare_stream(shared, question: str, adapter: str | None, settings, k: int 
         texts[pane] = ""
         try:
             if kind == "rag":
-                from rag.prompting import build_messages, format_sources
+                from rag.answer import GroundedAnswer, answer_stream
 
-                hits = shared.glossary().search(question, k=int(k))
-                messages = build_messages(question, hits)
-                sources = format_sources(hits)
+                items = answer_stream(question, shared.glossary(), engine, settings=settings)
             else:
-                messages = [{"role": "user", "content": question}]
-            for delta in engine.stream(messages, settings, adapter=adapter if kind == "tuned" else None):
-                texts[pane] += delta
+                items = engine.stream([{"role": "user", "content": question}], settings, adapter=adapter if kind == "tuned" else None)
+            for item in items:
+                if isinstance(item, str):
+                    texts[pane] += item
+                else:  # the glossary answer, finished: its text as checked, and what it cites
+                    texts[pane], sources = item.text, item.sources_markdown()
                 yield list(texts), sources
             texts[pane] = texts[pane].strip() or "(empty answer)"
         except FinTuneError as exc:
@@ -209,7 +211,6 @@ def build(shared) -> CompareTab:
             top_p = gr.Slider(0.05, 1, value=GenerationSettings.top_p, step=0.05, label="Top-p")
             max_new_tokens = gr.Slider(16, 1024, value=GenerationSettings.max_new_tokens, step=16, label="Max new tokens")
             repetition_penalty = gr.Slider(1.0, 2.0, value=GenerationSettings.repetition_penalty, step=0.05, label="Repetition penalty")
-            k = gr.Slider(1, 10, value=4, step=1, label="Glossary passages (RAG pane)")
     panes = []
     with gr.Row(equal_height=True):
         for i, kind in enumerate(KINDS):
@@ -240,7 +241,7 @@ def build(shared) -> CompareTab:
                      eval_table=eval_table, confusion=confusion, examples=examples, regression=regression)
 
     @user_errors
-    def answer(question_text, run_id, blind_on, temp, topp, max_new, rep, k_hits):
+    def answer(question_text, run_id, blind_on, temp, topp, max_new, rep):
         from fintune.engine import GenerationSettings
 
         question_text = (question_text or "").strip()
@@ -255,7 +256,7 @@ def build(shared) -> CompareTab:
         blind_on = bool(blind_on)
         order = pane_order(blind_on)
         labels = pane_labels(order, blind_on, False, name)
-        for texts, src in compare_stream(shared, question_text, adapter, settings, k=int(k_hits), order=order):
+        for texts, src in compare_stream(shared, question_text, adapter, settings, order=order):
             yield (*[gr.Textbox(value=t, label=lab) for t, lab in zip(texts, labels)],
                    "" if blind_on else src, order, name, src, gr.Button(visible=blind_on))
 
@@ -273,7 +274,7 @@ def build(shared) -> CompareTab:
         report = evaluate_run(info.run_dir, progress=lambda frac, msg: progress(frac, desc=msg))
         return render_report(report, info.run_dir)
 
-    ask_inputs = [question, run, blind, temperature, top_p, max_new_tokens, repetition_penalty, k]
+    ask_inputs = [question, run, blind, temperature, top_p, max_new_tokens, repetition_penalty]
     ask_outputs = [*panes, sources, order_state, name_state, sources_state, reveal]
     submit = question.submit(answer, ask_inputs, ask_outputs)
     click = ask.click(answer, ask_inputs, ask_outputs)
