@@ -86,6 +86,14 @@ def _chat(args) -> int:
     question = sys.stdin.read().strip() if args.question == "-" else args.question
     settings = GenerationSettings(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
     engine, adapter = _LazyEngine(args.base_model), resolve_adapter(args.adapter)
+    from trainer.predict import classifier_run, classify, label_markdown
+
+    classifier = classifier_run(adapter)
+    if classifier is not None:  # a classification run answers with a label and its probability
+        from fintune.engine import ChatEngine
+
+        print(label_markdown(classify(ChatEngine.shared(args.base_model), classifier, question), classifier, f"Run {classifier.name}"))
+        return 0
     if args.glossary:
         from rag import Glossary
         from rag.answer import answer_stream

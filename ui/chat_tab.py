@@ -124,6 +124,14 @@ def build(shared) -> ChatTab:
         grounded = {k: v for k, v in (grounded or {}).items() if int(k) < position}
         history = history + [{"role": "assistant", "content": ""}]
         text = ""
+        from trainer.predict import classifier_run, classify, label_markdown
+
+        classifier = classifier_run(adapter_path)
+        if classifier is not None:  # a classification run answers with a label and its probability
+            scores = classify(shared.engine(), classifier, message_text(history[-2]["content"]))
+            history[-1] = {"role": "assistant", "content": label_markdown(scores, classifier, f"Run {classifier.name}")}
+            yield history, grounded
+            return
         if glossary_on:
             from rag.answer import GroundedAnswer, answer_stream
 

@@ -86,10 +86,13 @@ def compare_stream(shared, question: str, adapter: str | None, settings,
 
     A failure in one pane (say the glossary index is missing) is shown in that pane; the others still answer.
     """
+    from trainer.predict import classifier_run, classify, label_markdown
+
     order = order or list(KINDS)
     texts = [WAITING] * 3
     sources = ""
     engine = shared.engine()
+    classifier = classifier_run(adapter)
     for pane, kind in enumerate(order):
         if kind == "tuned" and not adapter:
             texts[pane] = NO_RUN
@@ -97,6 +100,12 @@ def compare_stream(shared, question: str, adapter: str | None, settings,
             continue
         texts[pane] = ""
         try:
+            if classifier is not None and kind in ("base", "tuned"):
+                # a classification run: both models score the run's labels on its training prompt, as in evaluation
+                scores = classify(engine, classifier, question, with_adapter=kind == "tuned")
+                texts[pane] = label_markdown(scores, classifier, "The fine-tuned run" if kind == "tuned" else "Scored this way, the base")
+                yield list(texts), sources
+                continue
             if kind == "rag":
                 from rag.answer import GroundedAnswer, answer_stream
 
