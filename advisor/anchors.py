@@ -58,16 +58,3 @@ def anchors() -> tuple[Anchor, ...]:
             raise AdvisorError(f"anchors.jsonl line {n}: unknown signal(s) {unknown}; define them in signals.json.")
         out.append(anchor)
     return tuple(out)
-
-
-@lru_cache(maxsize=1)
-def anchor_matrix():
-    """Embeddings of all anchor goals, (n_anchors, dim), computed once per process."""
-    from advisor.goal_model import goal_model
-
-    vecs = goal_model().anchor_vecs
-    if vecs is not None and len(vecs) == len(anchors()):
-        return vecs
-    from advisor.embed import embed
-
-    return embed([a.goal for a in anchors()])

@@ -1,12 +1,13 @@
-"""Combine the goal's meaning, the data's shape and the machine into a Recommendation (+ a TrainPlan).
+"""Combine the goal's words, the goal model, the data's shape and the machine into a Recommendation (+ a TrainPlan).
 
-1. Goal: approach shares from the goal classifier (advisor.goal_model: whole-goal readout + knowledge and
-   behaviour axes read per clause, stacked), signals from the nearest example goals.
-2. Data (optional): its kind adds evidence — a label set or fixed format → fine-tune, unique facts → RAG.
-3. Shares are added and renormalised; a knowledge goal with mapping data becomes `both`.
-4. Vague goals (closest to the vague examples, or unlike every example) and near-ties ask a question instead
-   of guessing; goal/data contradictions raise a warning.
-5. For `finetune` / `both` the planner writes the TrainPlan sized to the machine.
+1. Criteria the goal states outright (advisor.criteria: new or changing facts, cite or quote, your documents →
+   retrieval; your labels or schema, a domain's language, a consistent style → fine-tuning; a generic task →
+   a prompt) decide; otherwise the goal classifier (advisor.goal_model) does (advisor.verdict).
+2. Data (optional) confirms or contradicts: many labelled rows settle "prompt or fine-tune?", mapping rows turn
+   a knowledge goal into `both`, fact rows warn against fine-tuning.
+3. Vague goals and near-ties with no stated criterion ask a question instead of guessing.
+4. Reasons lead with the deciding criterion in the goal's words and the data's shape (advisor.explain); the
+   classifier's numbers go to `evidence`. For `finetune` / `both` the planner writes the TrainPlan.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 from advisor.anchors import signals as signal_table
 from advisor.config import APPROACHES, AdvisorConfig
 from advisor.data_profile import DataProfile, load_pairs, profile
+from advisor.explain import axes_dict, base_model_fact, data_reason, details, lead_reasons
 from advisor.goal import GoalSignals, read_goals
+from advisor.verdict import data_side, goal_verdict, with_data
 from fintune.hardware import Machine
-
-SIDE_OF = {"rag": {"rag"}, "finetune": {"finetune"}, "both": {"rag", "finetune"}, "prompt": {"prompt"}}
+from fintune.models import requested_name
 NEXT_STEP = {
     "rag": "Open the Knowledge / Chat tab: put the facts in the knowledge base and chat with retrieval.",
     "finetune": "Open the Train tab: the plan below is pre-filled; attach your data and start training.",
@@ -59,28 +61,6 @@ class Recommendation:
         return d
 
 
-def _data_evidence(p: DataProfile) -> tuple[dict[str, float], str]:
-    """(approach -> evidence, reason sentence) for the data's kind."""
-    n = p.n_rows
-    if p.kind == "label_set":
-        if n >= 1000:  # more labelled rows than any prompt can hold: the data itself defines the mapping
-            return {"finetune": 1.0}, f"data: {p.summary} → a mapping the model can learn; far more examples than fit in a prompt"
-        if n >= 200:
-            return {"finetune": 0.6}, f"data: {p.summary} → a mapping the model can learn"
-        if n >= 50:
-            return {"finetune": 0.3}, f"data: {p.summary} → enough for a small adapter, more examples would help"
-        return {"prompt": 0.4}, f"data: {p.summary} → few enough to paste as few-shot examples, too few to fine-tune"
-    if p.kind == "format":
-        return {"finetune": 0.5 if n >= 100 else 0.25}, f"data: {p.summary} → a consistent output format fine-tuning learns"
-    if p.kind == "facts":
-        return {"rag": 0.6}, f"data: {p.summary} → knowledge to retrieve, not a mapping (LoRA learns new facts only after 10-20 epochs)"
-    if p.kind == "grounded":
-        return {"rag": 0.4, "both": 0.2}, f"data: {p.summary} → the answers come from passages, which retrieval supplies at question time"
-    if p.kind == "too_small":
-        return {"prompt": 0.3}, f"data: {p.summary}"
-    return {"finetune": 0.4 if n >= 200 else 0.2}, f"data: {p.summary} → a transformation fine-tuning can learn from examples"
-
-
 def is_vague(shares: dict[str, float], top_similarity: float, cfg: AdvisorConfig) -> bool:
     """The calibrated clarify band: `vague` is (nearly) the top share, or the goal is unlike every example goal."""
     best = max(shares[a] for a in APPROACHES)
@@ -97,59 +77,11 @@ def goal_only_outcome(shares: dict[str, float], top_similarity: float, cfg: Advi
     return ranked[0]
 
 
-def _axes_dict(axes) -> dict:
-    if axes is None:
-        return {}
-    return {"knowledge": round(axes.knowledge, 3), "behaviour": round(axes.behaviour, 3),
-            "knowledge_part": {"clause": axes.knowledge_part[0], "score": round(axes.knowledge_part[1], 3)},
-            "behaviour_part": {"clause": axes.behaviour_part[0], "score": round(axes.behaviour_part[1], 3)},
-            "compound": round(axes.compound, 3), "compound_parts": list(axes.compound_parts) if axes.compound_parts else None}
-
-
-def _one_axis_reason(axis: str, part: tuple[str, float], need: str, remedy: str, technique: str) -> str:
-    """One axis's reason; below 0.5 no clause carries the need, so the reason says the whole goal decided."""
-    clause, score = part
-    if score >= 0.5:
-        return f'{axis} axis {score:.2f}: "{clause}" asks for {need} → {remedy}'
-    return (f"{axis} axis {score:.2f} (weak): no single part clearly asks for {need.split(' (')[0]}; the goal as a whole "
-            f"reads like the example goals that need {technique} → check the nearest examples below")
-
-
-def _axis_reasons(gs: GoalSignals, approach: str) -> list[str]:
-    """Name the axis behind the answer and the clause it was read on."""
-    ax = gs.axes
-    if ax is None:
-        return []
-    out = []
-    if approach == "both" and ax.compound_parts and ax.compound >= 0.5:
-        k_part, b_part = ax.compound_parts
-        out.append(f'knowledge + behaviour: the part "{k_part}" needs facts the model cannot know and the part "{b_part}" '
-                   f'asks for a learned output (compound score {ax.compound:.2f}) → retrieval for the facts, a fine-tuned adapter for the behaviour')
-    elif approach in ("rag", "both"):
-        out.append(_one_axis_reason("knowledge", ax.knowledge_part, "specific, current or documented facts",
-                                    "retrieval supplies them", "retrieval"))
-    if approach == "finetune" or (approach == "both" and not (ax.compound_parts and ax.compound >= 0.5)):
-        out.append(_one_axis_reason("behaviour", ax.behaviour_part, "a learned output (labels, format, style or domain language)",
-                                    "fine-tuning learns it from examples", "fine-tuning"))
-    if approach == "prompt":
-        out.append(f"task type: neither specific knowledge (axis {max(ax.knowledge, ax.knowledge_part[1] * 0.5):.2f}) nor a learned "
-                   f"output (axis {max(ax.behaviour, ax.behaviour_part[1] * 0.5):.2f}) → a generic task an instruct model does from a prompt")
-    return out
-
-
-def _signal_reasons(gs: GoalSignals, approach: str, cfg: AdvisorConfig) -> list[str]:
-    table = signal_table()
-    wanted = SIDE_OF[approach]
-    out, seen = [], set()
-    for key, facet in sorted(gs.facets.items(), key=lambda kv: -kv[1].similarity):
-        if table[key].side in wanted and facet.similarity >= cfg.both_facet_threshold and facet.clause != gs.goal:
-            out.append(f'{table[key].name}: the part "{facet.clause}" → {table[key].reason.split("→", 1)[-1].strip()}')
-            seen.add(key)
-    for key, share in gs.signals.items():
-        if key in seen or share < cfg.signal_threshold or table[key].side not in wanted:
-            continue
-        out.append(f'{table[key].name}: {table[key].reason} (closest example goal: "{gs.signal_examples[key]}")')
-    return out
+def training_time_reason(plan) -> str | None:
+    """The plan's expected training time on this machine (``advisor.planner`` writes it from a measured
+    tokens/s calibration, fitted to the time budget), as a reason for fine-tune answers."""
+    reason = (getattr(plan, "reasons", None) or {}).get("time_estimate")
+    return f"Expected training time on this machine: {reason}." if reason else None
 
 
 class Advisor:
@@ -185,80 +117,58 @@ class Advisor:
     def _decide(self, gs: GoalSignals, data_path: Path | None) -> Recommendation:
         cfg = self.config
         goal_shares = {a: gs.shares[a] for a in APPROACHES}
-        vague = gs.shares["vague"]
-        reasons: list[str] = []
+        ranked = sorted(goal_shares, key=goal_shares.get, reverse=True)
+        model_answer = goal_only_outcome(gs.shares, gs.top_similarity, cfg)
+        vague = is_vague(gs.shares, gs.top_similarity, cfg)
+        tie = None if vague else frozenset(ranked[:2])
+        v = goal_verdict(gs.goal, gs.shares, model_answer)
+
+        prof, note, composed, side = None, None, None, None
         warnings: list[str] = []
-        prof = None
-        data_ev: dict[str, float] = {}
-        data_reason = None
         if data_path is not None:
             prof = profile(data_path)
-            data_ev, data_reason = _data_evidence(prof)
+            side = data_side(prof.kind, prof.n_rows)
+            note = data_reason(prof.summary, prof.kind, prof.n_rows)
+            v, composed = with_data(v, prof.kind, prof.n_rows, tie if model_answer == "clarify" else None)
+            if side == "rag" and v.approach in ("finetune", "both"):
+                warnings.append("These rows look like facts: RAG fits better — index them as a knowledge base and fine-tune only "
+                                "the answer style if needed.")
+            if side == "finetune" and v.approach == "rag":
+                warnings.append(f"The goal reads like RAG, but the data is a {prof.kind.replace('_', ' ')} mapping; "
+                                "check you attached the right file.")
 
-        combined = {a: goal_shares[a] + cfg.data_weight * data_ev.get(a, 0.0) for a in APPROACHES}
-        total = sum(combined.values()) or 1.0
-        combined = {a: v / total for a, v in combined.items()}
-        ranked = sorted(combined, key=combined.get, reverse=True)
-        approach, runner_up = ranked[0], ranked[1]
-        goal_best = max(goal_shares, key=goal_shares.get)
-
-        # The goal classifier already weighs compound goals (knowledge in one clause, behaviour in another);
-        # attached mapping data can still turn a knowledge goal into `both`.
-        composed = None
-        mapping_data = prof is not None and prof.kind in ("label_set", "format") and prof.n_rows >= 200
-        if mapping_data and goal_best == "rag" and approach in ("rag", "finetune"):
-            composed = "the goal needs knowledge while the data teaches a mapping"
-            approach, runner_up = "both", ranked[0]
-
-        # Contradiction between goal and data.
-        if prof is not None and prof.kind == "facts" and goal_best in ("finetune", "both"):
-            warnings.append("These rows look like facts: RAG fits better — index them as a knowledge base and fine-tune only "
-                            "the answer style if needed.")
-        if mapping_data and goal_best == "rag" and not composed:
-            warnings.append(f"The goal reads like {goal_best.upper()}, but the data is a {prof.kind.replace('_', ' ')} mapping; "
-                            "check you attached the right file.")
-
-        # Vague / ambiguous → ask.
-        needs, question = False, None
-        margin = combined[ranked[0]] - combined[ranked[1]]
-        if is_vague(gs.shares, gs.top_similarity, cfg):
-            needs, question = True, VAGUE_QUESTION
-            reasons.append(f"unclear goal: {signal_table()['vague'].reason} (closest example goal: \"{gs.neighbours[0].goal}\")")
-        elif (not composed and margin < cfg.tie_margin and frozenset({ranked[0], ranked[1]}) in QUESTIONS
-              and not (mapping_data and approach == "finetune")):  # hundreds of labelled rows answer "prompt or fine-tune?"
-            needs, question = True, QUESTIONS[frozenset({ranked[0], ranked[1]})]
-            reasons.append(f"ambiguous goal: {ranked[0]} ({combined[ranked[0]]:.0%}) and {ranked[1]} "
-                           f"({combined[ranked[1]]:.0%}) are nearly tied")
-
-        if not needs:
-            reasons.extend(_axis_reasons(gs, approach))
-            reasons.extend(_signal_reasons(gs, approach, cfg))
-        if data_reason:
-            reasons.append(data_reason)
-        if composed:
-            reasons.append(f"both: {composed} → retrieval for the facts, a fine-tuned adapter for the behaviour")
-        if not needs:
-            nb = next((n for n in gs.neighbours if n.approach == approach), gs.neighbours[0])
-            reasons.append(f'nearest example: "{nb.goal}" ({nb.approach}, similarity {nb.similarity:.2f}) → '
-                           f'goal shares {", ".join(f"{a} {goal_shares[a]:.0%}" for a in sorted(goal_shares, key=goal_shares.get, reverse=True)[:2])}')
-
-        if composed:
-            conf = min(0.9, 0.5 + 0.5 * (combined["rag"] + combined["both"] + combined["finetune"]) * 0.8)
+        needs = v.approach == "clarify"
+        if needs:
+            approach = ranked[0]
+            question = VAGUE_QUESTION if vague else QUESTIONS[frozenset(ranked[:2])]
+            reasons = ([f"Unclear goal: {signal_table()['vague'].reason} → say what the model should produce and from what."]
+                       if vague else [f"The goal fits {ranked[0]} and {ranked[1]} about equally → answer the question to settle it."])
+            if note:
+                reasons.append(note)
+            conf = min(goal_shares[ranked[0]], cfg.unclear_confidence_cap)
         else:
-            conf = combined[approach] * (1 - vague)
-        conf = min(conf, cfg.unclear_confidence_cap) if needs else min(conf, 0.95)
+            approach, question, conf = v.approach, None, v.confidence
+            reasons = lead_reasons(v, gs, note, composed)
+            if approach == "finetune" and prof is not None and prof.kind == "label_set":
+                fact = base_model_fact(requested_name(self.base_model), "classification")
+                if fact:
+                    reasons.append(f"Measured: {fact} → a fixed label set needs training, not just a prompt.")
 
         rec = Recommendation(
             goal=gs.goal, approach=approach, confidence=round(float(conf), 2), reasons=reasons, warnings=warnings,
-            needs_clarification=needs, question=question, next_step=NEXT_STEP[approach] if not needs else "Answer the question above and ask again.",
+            needs_clarification=needs, question=question,
+            next_step=NEXT_STEP[approach] if not needs else "Answer the question above and ask again.",
             data=prof.to_dict() if prof else None, machine=None,
             evidence={
-                "goal_shares": {k: round(v, 3) for k, v in gs.shares.items()},
-                "data_evidence": data_ev,
-                "combined_shares": {k: round(v, 3) for k, v in combined.items()},
-                "signals": {k: round(v, 3) for k, v in gs.signals.items()},
+                "decided_by": v.decided_by,
+                "criteria": [{"criterion": h.key, "side": h.side, "words": h.words} for h in v.hits],
+                "model_answer": model_answer,
+                "goal_shares": {k: round(val, 3) for k, val in gs.shares.items()},
+                "data_side": side,
+                "details": details(gs, approach, cfg),
+                "signals": {k: round(val, 3) for k, val in gs.signals.items()},
                 "facets": {k: {"clause": f.clause, "like": f.phrase, "similarity": f.similarity} for k, f in gs.facets.items()},
-                "axes": _axes_dict(gs.axes),
+                "axes": axes_dict(gs.axes),
                 "features": gs.features,
                 "nearest_examples": [{"goal": n.goal, "approach": n.approach, "similarity": n.similarity} for n in gs.neighbours[:3]],
             },
@@ -266,13 +176,15 @@ class Advisor:
         if approach in ("finetune", "both") and not needs:
             rec.plan = self._plan(gs, prof, data_path)
             rec.machine = self.machine.to_dict()
+            time_reason = training_time_reason(rec.plan)
+            if time_reason:
+                rec.reasons.append(time_reason)
         return rec
 
     def _plan(self, gs: GoalSignals, prof: DataProfile | None, data_path: Path | None):
         from advisor.lengths import token_stats
         from advisor.modelspec import spec_for
         from advisor.planner import PlanInputs, make_plan
-        from fintune.models import requested_name
 
         base = requested_name(self.base_model)
         tokens = None

@@ -13,21 +13,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from advisor.anchors import ANCHOR_LABELS, anchor_matrix, anchors, signals
+from advisor.anchors import ANCHOR_LABELS, anchors, signals
+from advisor.clauses import check_goal, clause_spans
 from advisor.config import AdvisorConfig
-from advisor.errors import AdvisorError
-
-# Clause boundaries: punctuation, or a space before a connective that usually starts a new requirement.
-_BOUNDARY = re.compile(
-    r"[,;:]|\s(?=(?:and|but|while|then|in|into|using|with|following|according|formatted|as|like|from|citing|always)\s)",
-    re.IGNORECASE,
-)
-
+from advisor.goal_model import FEATURES, facet_phrases, goal_model
 
 @dataclass(frozen=True)
 class Neighbour:
@@ -71,37 +64,19 @@ class GoalSignals:
         return out
 
 
-def check_goal(goal: str) -> str:
-    text = " ".join(str(goal or "").split())
-    if not text:
-        raise AdvisorError("The goal is empty. Describe in a sentence what the model should do, e.g. "
-                           "\"Classify financial news headlines as bullish, bearish or neutral\".")
-    if len(text) > 2000:
-        raise AdvisorError(f"The goal is {len(text)} characters long. Describe it in one or two sentences "
-                           "(under 2,000 characters) and attach examples with --data.")
-    return text
+@lru_cache(maxsize=1)
+def _anchor_matrix():
+    """Embeddings of all anchor goals, (n_anchors, dim): shipped with the goal model, else computed once."""
+    vecs = goal_model().anchor_vecs
+    if vecs is not None and len(vecs) == len(anchors()):
+        return vecs
+    from advisor.embed import embed
 
-
-def clauses(goal: str, min_words: int = 2, max_chunks: int = 3) -> list[str]:
-    """Spans of the goal for facet matching: runs of 1..max_chunks adjacent chunks between clause boundaries.
-
-    Runs (rather than single chunks) keep lists such as "fraud, duplicate charge or other" together.
-    """
-    chunks = [c.strip(" ,;:.") for c in _BOUNDARY.split(goal)]
-    chunks = [c for c in chunks if c]
-    spans: list[str] = []
-    for i in range(len(chunks)):
-        for j in range(i + 1, min(len(chunks), i + max_chunks) + 1):
-            span = " ".join(chunks[i:j])
-            if len(span.split()) >= min_words and span not in spans:
-                spans.append(span)
-    return spans or [goal]
+    return embed([a.goal for a in anchors()])
 
 
 @lru_cache(maxsize=1)
 def _facet_table():
-    from advisor.goal_model import facet_phrases, goal_model
-
     pairs = facet_phrases()
     vecs = goal_model().facet_vecs
     if vecs is None or len(vecs) != len(pairs):
@@ -118,8 +93,6 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
     from advisor.embed import embed
 
     config = config or AdvisorConfig()
-    from advisor.goal_model import FEATURES, clause_spans, goal_model
-
     model = goal_model()
     texts = [check_goal(g) for g in goals]
     clause_lists = [clause_spans(t) for t in texts]
@@ -128,7 +101,7 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
     goal_vecs = np.stack([clause_vecs[sum(len(c) for c in clause_lists[:n]) + cl.index(t)]
                           for n, (t, cl) in enumerate(zip(texts, clause_lists))])
     table = anchors()
-    sims_all = goal_vecs @ anchor_matrix().T
+    sims_all = goal_vecs @ _anchor_matrix().T
     facet_pairs, facet_vecs = _facet_table()
 
     out, offset = [], 0

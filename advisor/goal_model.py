@@ -11,7 +11,7 @@ Three linear models over all-MiniLM-L6-v2 embeddings, all fit on the labelled ex
 * **behaviour axis** — "does this text ask for a learned output: a fixed label set, a format, a style, a
   domain's language?" Built the same way with the sides swapped.
 
-Both axes are read on the whole goal and on each clause span (``advisor.goal.clauses``). The stacker, a
+Both axes are read on the whole goal and on each clause span (``advisor.clauses.clauses``). The stacker, a
 5-way logistic regression over ten named features (the readout's log-probabilities, each axis on the
 whole goal and on its best clause, and *knowledge in one clause + behaviour in a separate clause*), gives
 the final shares. It is trained on out-of-fold features so it learns how far to trust each part.
@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from advisor.anchors import ANCHOR_LABELS, DATA_DIR, anchors, signals
+from advisor.clauses import clause_spans
 
 MODEL_FILE = DATA_DIR / "goal_model.npz"
 MODEL_VERSION = "goal-model-4"
@@ -42,13 +43,6 @@ FEATURES = tuple(f"log p({label})" for label in ANCHOR_LABELS) + (
     "knowledge and behaviour in separate parts",
 )
 READOUT_C, AXIS_C, STACK_C, INNER_FOLDS = 3.0, 10.0, 1.0, 5
-
-
-def clause_spans(goal: str) -> list[str]:
-    from advisor.goal import clauses
-
-    spans = clauses(goal)
-    return spans if goal in spans else [goal] + spans
 
 
 @dataclass(frozen=True)

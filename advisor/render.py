@@ -27,6 +27,7 @@ def to_text(rec: Recommendation) -> str:
     for w in rec.warnings:
         lines.append(f"Warning: {w}")
     lines.append(f"Next: {rec.next_step}")
+    lines.append("Details: run with --json for the evidence (decided by, criteria found, goal shares, axes, nearest examples).")
     if rec.plan is not None:
         lines.append("Plan:")
         for name, value, reason in _plan_rows(rec):
@@ -54,4 +55,20 @@ def to_markdown(rec: Recommendation) -> str:
         mem = rec.plan.memory_estimate or {}
         md += ["", f"**Expected training time:** {rec.plan.reasons.get('time_estimate', 'not estimated')}",
                "", f"**Memory:** {mem.get('summary', '')}"] + [f"- changed: {c}" for c in mem.get("changes", [])]
+    return "\n".join(md)
+
+
+def details_markdown(rec: Recommendation) -> str:
+    """The numeric evidence behind the answer, for the UI's "details" toggle (``evidence`` in the JSON)."""
+    ev = rec.evidence or {}
+    crit = ev.get("criteria") or []
+    md = [f"**Decided by:** `{ev.get('decided_by', '')}` · goal model alone: `{ev.get('model_answer', '')}`", ""]
+    md += ["**Criteria stated in the goal**"] + ([f"- {c['criterion']} ({c['side']}): \"{c['words']}\"" for c in crit] or ["- none"])
+    shares = ev.get("goal_shares") or {}
+    md += ["", "**Goal shares (goal model):** " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))]
+    if ev.get("details"):
+        md += ["", "**Classifier readings**"] + [f"- {d}" for d in ev["details"]]
+    if ev.get("nearest_examples"):
+        md += ["", "**Nearest example goals**"] + [f"- \"{n['goal']}\" ({n['approach']}, similarity {n['similarity']:.2f})"
+                                                    for n in ev["nearest_examples"]]
     return "\n".join(md)

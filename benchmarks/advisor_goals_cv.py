@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     from advisor.anchors import anchors
     from advisor.config import AdvisorConfig
     from advisor.decide import goal_only_outcome
-    from advisor.goal_model import clause_spans, facet_phrases, fit
+    from advisor.clauses import clause_spans
+    from advisor.goal_model import facet_phrases, fit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)

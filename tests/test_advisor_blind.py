@@ -1,9 +1,11 @@
-"""The advisor on goals written blind to its method (``tests/data/advisor_blind_goals_v5..v8.jsonl``, see the README there).
+"""The advisor on goals written blind to its method (``tests/data/advisor_blind_goals_v*.jsonl``, see the README there).
 
-Four writers who never saw the advisor's code, its example goals or each other's work wrote 48 goals each from
-the product spec's four definitions. Nobody tuned the method on them: they were scored once, on the shipped
-method, and that number is the honest estimate of how the advisor does on new goals. Target from the issue:
->= 90 %. A goal the advisor answers with a clarifying question counts wrong.
+Each set was written by someone who never saw the advisor's code, its example goals or the other sets, and
+was scored once, on the method of its day. Sets 5–8 (192 goals) were scored blind on goal-model-4 (90.6 %);
+the stated-criteria layer (``advisor.criteria``, issue 15) was then written while looking at their misses, so
+they are now a regression guard. Sets 9 (the guidance's own phrasings) and 10 (real users' wording) were
+written for issue 15 while the criteria were frozen and scored once: they are the honest estimate.
+A goal the advisor answers with a clarifying question counts wrong (unless the set expects "clarify").
 """
 
 from __future__ import annotations
@@ -15,47 +17,73 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
-BLIND_SETS = tuple(f"advisor_blind_goals_v{n}.jsonl" for n in (5, 6, 7, 8))
-TARGET = 0.90
-# Scored once, on the shipped method (goal-model-4): 174/192 = 90.6 % (per set 43, 45, 46, 40 of 48). The floor
-# guards that score against regressions; the target is the issue's bar.
-FLOOR = 174 / 192
+GUARD_SETS = ("v5", "v6", "v7", "v8")
+NEW_SETS = ("v9", "v10")
+TARGET = 0.95  # the issue's bar for new goals
+# Measured on the shipped method (goal-model-4 + stated criteria). Each floor is the score itself, so any
+# regression fails; neither is above what was measured.
+# New sets, scored once on commit ae5255c: v9 57/60 (95.0 %), v10 55/60 (91.7 %), together 112/120 = 93.3 %.
+FLOORS = {GUARD_SETS: 185 / 192, NEW_SETS: 112 / 120}
+HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
 
-def blind_rows() -> list[dict]:
-    return [json.loads(line) for name in BLIND_SETS for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+def blind_set_names() -> list[str]:
+    return sorted((p.stem.rsplit("_", 1)[-1] for p in DATA.glob("advisor_blind_goals_v*.jsonl")), key=lambda n: int(n[1:]))
+
+
+def blind_rows(names=GUARD_SETS) -> list[dict]:
+    """Rows of the named sets; the expected outcome is in "approach" (sets 5–8) or "expected" (sets 9–10, as written)."""
+    rows = []
+    for name in names:
+        for line in (DATA / f"advisor_blind_goals_{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.append(row | {"approach": str(row.get("approach") or row["expected"]).strip().lower(), "set": name})
+    return rows
 
 
 @pytest.fixture(scope="module")
 def blind_results():
     from advisor import Advisor
 
-    rows = blind_rows()
+    rows = blind_rows(tuple(blind_set_names()))
     recommendations = Advisor(use_tokenizer=False).advise_many([(row["goal"], None) for row in rows])
     return list(zip(rows, recommendations))
 
 
-def test_blind_sets_cover_all_four_approaches_and_are_not_training_data():
+def test_blind_sets_are_not_training_data():
     from advisor.anchors import anchors
 
-    rows = blind_rows()
-    assert Counter(r["approach"] for r in rows) == {"rag": 48, "finetune": 48, "both": 48, "prompt": 48}
+    rows = blind_rows(tuple(blind_set_names()))
+    assert Counter(r["approach"] for r in blind_rows(GUARD_SETS)) == {"rag": 48, "finetune": 48, "both": 48, "prompt": 48}
+    assert {r["approach"] for r in rows} <= {"rag", "finetune", "both", "prompt", "clarify"}
     assert not {r["goal"].lower() for r in rows} & {a.goal.lower() for a in anchors()}
 
 
-def blind_accuracy(blind_results) -> float:
-    wrong = [(row["approach"], "clarify" if rec.needs_clarification else rec.approach, row["goal"]) for row, rec in blind_results
-             if rec.needs_clarification or rec.approach != row["approach"]]
-    right = len(blind_results) - len(wrong)
-    print(f"\nblind accuracy {right / len(blind_results):.1%} ({right}/{len(blind_results)})")
+def blind_accuracy(blind_results, names) -> float:
+    picked = [(row, rec) for row, rec in blind_results if row["set"] in names]
+    outcome = lambda rec: "clarify" if rec.needs_clarification else rec.approach  # noqa: E731
+    wrong = [(row["approach"], outcome(rec), row["goal"]) for row, rec in picked if outcome(rec) != row["approach"]]
+    right = len(picked) - len(wrong)
+    print(f"\nblind accuracy on {'+'.join(names)}: {right / len(picked):.1%} ({right}/{len(picked)})")
     for expected, got, goal in wrong:
         print(f"  expected {expected:<8} got {got:<8} {goal}")
-    return right / len(blind_results)
+    return right / len(picked)
 
 
-def test_blind_accuracy_floor(blind_results):
-    assert blind_accuracy(blind_results) >= FLOOR - 1e-9
+@pytest.mark.parametrize("names", list(FLOORS), ids=lambda n: "+".join(n))
+def test_blind_accuracy_floor(blind_results, names):
+    assert blind_accuracy(blind_results, names) >= FLOORS[names] - 1e-9
 
 
-def test_blind_accuracy_meets_target(blind_results):
-    assert blind_accuracy(blind_results) >= TARGET
+@pytest.mark.xfail(strict=True, reason="measured 93.3 % (112/120) on the new blind sets, below the 95 % target; "
+                                      "docs/advisor.md lists the misses and what would close the gap")
+def test_new_blind_sets_meet_target(blind_results):
+    assert blind_accuracy(blind_results, NEW_SETS) >= TARGET
+
+
+def test_confident_answers_are_right_at_least_95_percent_of_the_time(blind_results):
+    confident = [(row, rec) for row, rec in blind_results if rec.confidence >= HIGH_CONFIDENCE]
+    right = sum(not rec.needs_clarification and rec.approach == row["approach"] for row, rec in confident)
+    print(f"\nconfidence >= {HIGH_CONFIDENCE}: {right}/{len(confident)} right")
+    assert len(confident) >= len(blind_results) / 2 and right / len(confident) >= 0.95

@@ -31,7 +31,7 @@ def test_classification_goal_with_data_advises_finetune_with_plan(tmp_home, shar
 def test_glossary_goal_advises_rag(tmp_home, capsys):
     out = _json(capsys, ["advise", "Explain what financial terms like EBITDA mean", "--json"])
     assert out["approach"] == "rag" and out["plan"] is None
-    assert any("knowledge" in r for r in out["reasons"])
+    assert any("facts" in r and "retrieval" in r for r in out["reasons"]), out["reasons"]
 
 
 def test_text_output_and_plan_file(tmp_home, shared_data, capsys, tmp_path):
@@ -67,10 +67,11 @@ def test_usage_errors(tmp_home, capsys, argv, match):
 def test_ui_action_fills_plan_state(tmp_home, shared_data):
     from ui.advisor_tab import advise_action
 
-    card, rec, plan, to_train, to_kb = advise_action("Classify financial news headlines as bullish, bearish or neutral",
-                                                     str(shared_data / "twitter_fin_sentiment" / "sent_train.csv"))
+    card, rec, plan, to_train, to_kb, details = advise_action("Classify financial news headlines as bullish, bearish or neutral",
+                                                              str(shared_data / "twitter_fin_sentiment" / "sent_train.csv"))
     assert "Fine-tune" in card and rec["approach"] == "finetune"
     assert plan["learning_rate"] == pytest.approx(2e-3)  # the classification recipe
     assert to_train["visible"] is True and to_kb["visible"] is False
-    card, rec, plan, to_train, to_kb = advise_action("Explain what financial terms like EBITDA mean", None)
+    assert "Decided by" in details and "Goal shares" in details and "Goal shares" not in card
+    card, rec, plan, to_train, to_kb, details = advise_action("Explain what financial terms like EBITDA mean", None)
     assert plan is None and to_kb["visible"] is True and to_train["visible"] is False

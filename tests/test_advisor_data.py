@@ -75,7 +75,7 @@ def test_fact_rows_warn_against_finetuning(advisor, tmp_path):
     rows = [{"question": f"What is our fee for product {i}?", "answer": f"Product {i} costs {i}.5% a year, billed monthly"} for i in range(300)]
     rec = advisor.advise("Fine-tune the model to answer with our house conventions learned from examples", _write_jsonl(tmp_path / "f.jsonl", rows))
     assert any("look like facts" in w for w in rec.warnings)
-    assert any(r.startswith("data:") and "facts" in r for r in rec.reasons)
+    assert any(r.startswith("Your data:") and "facts" in r for r in rec.reasons)
 
 
 def test_label_data_turns_knowledge_goal_into_both(advisor, shared_data):
@@ -86,11 +86,14 @@ def test_label_data_turns_knowledge_goal_into_both(advisor, shared_data):
 def test_sent_train_gives_classification_plan(advisor, shared_data):
     rec = advisor.advise("Classify financial news headlines as bullish, bearish or neutral",
                          shared_data / "twitter_fin_sentiment" / "sent_train.csv")
-    assert rec.approach == "finetune" and rec.confidence >= 0.6
+    assert rec.approach == "finetune" and rec.confidence >= 0.9  # 9,543 rows of 3 fixed labels is not a 66% call
     assert rec.plan.learning_rate == pytest.approx(2e-3)  # the classification recipe
     assert "short label" in rec.plan.reasons["max_seq_length"]
     assert "words x 1.3" in rec.plan.reasons["max_seq_length"]  # use_tokenizer=False: the estimate says so
-    assert any("9,543 labelled examples" in r for r in rec.reasons)
+    assert any("9,543 labelled examples" in r for r in rec.reasons[:2])  # the data's shape leads
+    assert any(r.startswith("Measured:") and "9.5%" in r for r in rec.reasons)  # the base model on this task
+    assert not any("axis" in r or "shares" in r for r in rec.reasons)  # classifier numbers live in evidence
+    assert rec.evidence["details"] and rec.evidence["goal_shares"]
 
 
 def test_a_thousand_labelled_rows_settle_prompt_or_finetune(advisor, tmp_path):
@@ -98,7 +101,7 @@ def test_a_thousand_labelled_rows_settle_prompt_or_finetune(advisor, tmp_path):
     rows = [{"question": f"Customer email number {i} about card {i % 17}", "answer": labels[i % 3]} for i in range(1200)]
     rec = advisor.advise("Sort customer emails into complaint, question or compliment", _write_jsonl(tmp_path / "emails.jsonl", rows))
     assert rec.approach == "finetune" and not rec.needs_clarification and rec.plan is not None
-    assert any(r.startswith("data:") and "far more examples than fit in a prompt" in r for r in rec.reasons)
+    assert any(r.startswith("Your data:") and "far more examples than fit in a prompt" in r for r in rec.reasons)
 
 
 def test_advisor_reads_what_the_trainer_reads(tmp_path):

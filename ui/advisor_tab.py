@@ -27,6 +27,7 @@ class AdvisorTab:
     data: gr.File
     advise_btn: gr.Button
     card: gr.Markdown
+    details: gr.Markdown  # the numeric evidence, inside the "Details" accordion
     recommendation: gr.State  # Recommendation.to_dict() or None
     to_train: gr.Button
     to_knowledge: gr.Button
@@ -39,9 +40,10 @@ def _file_path(upload) -> str | None:
 
 
 def advise_action(goal: str, upload):
-    """(card markdown, recommendation dict, plan dict or None, train button update, knowledge button update)."""
+    """(card markdown, recommendation dict, plan dict or None, train button update, knowledge button update,
+    details markdown)."""
     from advisor.decide import default_advisor
-    from advisor.render import to_markdown
+    from advisor.render import details_markdown, to_markdown
 
     rec = default_advisor().advise(goal, _file_path(upload))
     wants_train = rec.approach in ("finetune", "both") and rec.plan is not None
@@ -52,6 +54,7 @@ def advise_action(goal: str, upload):
         rec.plan.to_dict() if rec.plan is not None else None,
         gr.update(visible=wants_train),
         gr.update(visible=wants_kb),
+        details_markdown(rec),
     )
 
 
@@ -73,15 +76,17 @@ def build(shared, plan_state: gr.State, handover: gr.State | None = None) -> Adv
                            file_types=[".csv", ".tsv", ".jsonl", ".json", ".parquet"], elem_id="advisor-data")
     advise_btn = gr.Button("Advise", variant="primary", elem_id="advisor-advise")
     card = gr.Markdown(PLACEHOLDER, elem_id="advisor-card", container=True, padding=True)
+    with gr.Accordion("Details: how the advisor decided", open=False, elem_id="advisor-details-toggle"):
+        details = gr.Markdown("", elem_id="advisor-details")
     recommendation = gr.State(None)
     with gr.Row():
         to_knowledge = gr.Button("Next: build the knowledge base →", visible=False, elem_id="advisor-to-knowledge")
         to_train = gr.Button("Next: train with this plan →", visible=False, variant="primary", elem_id="advisor-to-train")
 
-    outputs = [card, recommendation, plan_state, to_train, to_knowledge]
+    outputs = [card, recommendation, plan_state, to_train, to_knowledge, details]
     for trigger in (advise_btn.click, goal.submit):
         event = trigger(user_errors(advise_action), [goal, data], outputs)
         if handover is not None:
             event.success(hand_over_upload, [recommendation, data], handover, api_visibility="private")
-    return AdvisorTab(goal=goal, data=data, advise_btn=advise_btn, card=card, recommendation=recommendation,
+    return AdvisorTab(goal=goal, data=data, advise_btn=advise_btn, card=card, details=details, recommendation=recommendation,
                       to_train=to_train, to_knowledge=to_knowledge)

@@ -1,0 +1,186 @@
+"""The guidance's criteria, found in the goal's own words — named evidence the advisor can quote back.
+
+The guidance FinTune implements says: to impart new, changing or citable facts, use retrieval; fine-tune for
+an input→output mapping with a fixed label set or schema, a new textual domain, or a consistent behaviour,
+format or style; prompt for a generic task an instruct model already does; do both when a goal needs each
+side. Each ``Criterion`` below is one of those statements with the phrasings that state it outright. When
+a goal states one, it decides (``advisor.decide``) unless the attached data contradicts it; when it states
+none, the learned goal classifier decides. A leaf module: pure regular expressions, no embeddings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SIDES = ("rag", "finetune", "prompt")
+
+_W = r"[\w'’-]+"  # one word
+_GAP = rf"(?:\s+{_W}){{0,4}}\s+"  # up to four words in between
+_OWN = r"(?:our|my|own|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
+_FRESH = (r"(?:new|newly|updated|latest|newest|current|changing|recent|up[- ]to[- ]date|live|today'?s|tonight'?s|"
+          r"this (?:week|month|quarter|year)'?s?|this morning'?s)")
+_FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|prices?|pricing|fees?|rules?|regulations?|"
+              r"polic(?:y|ies)|products?|offers?|catalogue|catalog|inventory|stock levels|availability|schedules?|terms|"
+              r"guidance|guidelines|instructions|announcements|news|releases?|filings|reports?|research|notes|changes|"
+              r"updates|developments|data|tariffs?|limits|requirements|procedures|documentation|docs|versions?|lists?|"
+              r"decisions|rulings|results|listings|statements|thresholds|brackets)")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    side: str  # rag | finetune | prompt
+    name: str  # plain words, for the reason
+    because: str  # "→ ..." half of the reason: why this side fits
+    patterns: tuple[str, ...]
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("learn_facts", "rag", "learn new facts",
+              "retrieval hands the model those facts at question time, current and citable; fine-tuning learns facts "
+              "only after many epochs and goes stale when they change",
+              (rf"\b(?:know|learn|teach|memori[sz]e|absorb|retain|be aware of|keep up with|stay (?:current|up to date) with)"
+               rf"(?:\s+{_W}){{0,5}}\s+(?:new|updated|latest|fresh|the latest)\s+{_FACT_NOUN}\b",
+               rf"\b(?:new|updated|fresh|latest)\s+(?:facts|knowledge|information)\b")),
+    Criterion("new_facts", "rag", "know new or changing facts",
+              "retrieval keeps them current and citable; fine-tuning learns facts only after many epochs and "
+              "goes stale when they change",
+              (rf"\b{_FRESH}(?:\s+{_W}){{0,3}}\s+{_FACT_NOUN}\b",
+               r"\b(?:chang(?:e|es|ed|ing)|updated?|revised|refreshed|republished|published|amended)\s+(?:every|each|"
+               r"weekly|daily|monthly|quarterly|yearly|annually|often|regularly|frequently|constantly|all the time|"
+               r"several times)\b",
+               r"\b(?:constantly|frequently|regularly|often|keeps?|keep on)\s+(?:chang|updat|revis)\w*",
+               r"\b(?:kept|keep|stay|stays|remain)\s+(?:current|up[- ]to[- ]date)\b",
+               r"\bas (?:the|they|it|things|rules|prices|rates|products) (?:change|are revised|are updated|evolve)\b")),
+    Criterion("cite_or_quote", "rag", "cite or quote the source",
+              "retrieval returns the exact passage to quote and point to; a fine-tuned model cannot show where an "
+              "answer came from",
+              (r"\b(?:cite|cites|citing|citation|citations|quote|quotes|quoting|verbatim|word[- ]for[- ]word|"
+               r"exact wording)\b",
+               r"\b(?:with|give|giving|show|showing|name|naming|include|including|add|adding|plus|and)\s+(?:the\s+|a\s+|its\s+)?"
+               r"(?:sources?|references?|page (?:numbers?|references?)|section numbers?|clause numbers?)\b",
+               r"\bpoint(?:s|ing)? (?:to|at) the (?:paragraph|section|clause|page|document|rule|source|passage)\b",
+               r"\bwhere (?:the|each|an?) (?:answer|figure|fact|rule)s? (?:came|comes) from\b",
+               r"\b(?:page|paragraph|section|clause) references?\b",
+               r"\bas (?:the )?source\b")),
+    Criterion("document_lookup", "rag", "look up what your documents say",
+              "retrieval searches the documents and answers from the passage it found; fine-tuning would have to "
+              "memorise every document",
+              (r"\bwhat (?:a|the|one|each|any|a specific|a particular|a given|that|this|their|our)(?:\s+[\w'-]+){0,3}\s+"
+               r"(?:document|contract|policy|filing|report|manual|agreement|paper|memo|file|page|clause|wording|"
+               r"prospectus|handbook|guideline|procedure|statement|standard|circular|letter|minutes)s?\s+(?:says?|said|states?|contains?|covers?)\b",
+               r"\b(?:answer|answers|answering|respond to)\s+(?:\w+\s+){0,3}(?:questions?|queries|enquiries|inquiries)"
+               r"(?:\s+[\w'-]+){0,4}\s+(?:about|from|on|using|based on|against|over)\s+(?:the\s+|our\s+|its\s+|their\s+|my\s+)?"
+               r"(?:[\w'-]+\s+){0,3}(?:documents?|docs|manuals?|handbooks?|wiki|contracts?|filings?|reports?|binders?|"
+               r"runbooks?|prospectus(?:es)?|wordings?|faqs?|knowledge base|policy library|library|intranet|minutes|"
+               r"factsheets?|brochures?|archive of (?:documents|reports|filings|contracts)|corpus|protocols?)\b",
+               r"\b(?:look(?:s|ing)? up|search(?:es|ing)? (?:through|across|in|our|the))\b",
+               r"\b(?:from|in|across|over) (?:our|the|a|my) (?:\w+\s+){0,2}(?:knowledge base|document (?:store|library|"
+               r"collection|archive)|corpus|wiki|intranet)\b",
+               r"\bwhich (?:document|section|clause|page|paragraph|filing|policy|contract)\b")),
+    Criterion("glossary", "rag", "explain the terms of a glossary",
+              "definitions are facts to look up; retrieval answers each term from its glossary entry",
+              (r"\b(?:glossary|ontology|terminology database|term base)\b",
+               r"\b(?:explain|explaining|define|defining|definitions? of|meaning of|expand|what)(?:\s+[\w'-]+){0,4}\s+"
+               r"(?:acronyms|abbreviations)\b")),
+    Criterion("label_set", "finetune", "map inputs to your own fixed set of labels",
+              "a fine-tuned adapter learns the mapping from labelled examples and answers with one of your labels "
+              "every time",
+              (rf"\b{_OWN}(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|taxonomy|typolog(?:y|ies)|tags|"
+               r"buckets|queues|segments|grades|gradings|ratings|rating scale|classification|classifications|"
+               r"risk levels|priority levels|reason codes|intents|topics|sectors|types|tiers)\b",
+               rf"\b\d[\d,.]*k?(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|typologies|buckets|queues|"
+               r"sectors|tags|intents|reason codes|topics|segments|tiers)\b",
+               rf"\b(?:labelled|labeled|annotated|tagged|graded|classified|hand-labelled|hand-labeled|historical|past)"
+               rf"(?:\s+{_W}){{0,3}}\s+(?:examples?|history|cases|tickets|alerts|rows|decisions|records|transactions|"
+               r"claims|emails|messages|data|dataset|samples|calls|reviews|applications|items)\b",
+               r"\b(?:input[- ]?(?:→|->|to|-to-)[- ]?output|input/output)\b",
+               r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b")),
+    Criterion("schema", "finetune", "produce your fixed format or schema",
+              "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
+              (rf"\b(?:{_OWN}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
+               rf"compliance-approved|branded|scripted|set)(?:\s+{_W}){{0,3}}\s+(?:json\s+|xml\s+|csv\s+)?(?:schema|"
+               r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format)\b",
+               r"\b(?:schema|template|layout|structure|format) (?:the|that) [\w\s'-]{0,30}(?:expects?|requires?|"
+               r"mandates?|uses?|prescribes?)\b")),
+    Criterion("domain", "finetune", "be fluent in a specialised domain's language",
+              "fine-tuning on that domain's texts adapts the model to its jargon and phrasing",
+              (r"\b(?:fluent|comfortable|familiar|at home|conversant|versed|proficient|natural)\b(?:\s+[\w'-]+){0,4}\s+"
+               r"(?:jargon|terminology|vocabulary|language|lingo|phrasing|idioms|shorthand|domain|register)\b",
+               r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|in|on)\s+(?:\w+\s+){0,4}"
+               r"(?:jargon|terminology|vocabulary|language|lingo|domain|texts|writing)\b",
+               r"\b(?:new|specialised|specialized|niche|technical|unfamiliar) (?:textual |text |language )?domain\b",
+               r"\b(?:speak|write|understand|read) (?:in )?(?:the|our) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
+               r"language of)\b")),
+    Criterion("style", "finetune", "behave consistently in your style or voice",
+              "fine-tuning on your examples instils the behaviour so every answer keeps it",
+              (rf"\b{_OWN}(?:\s+{_W}){{0,4}}\s+(?:voice|tone|style|persona|register|manner|house style|way of writing|"
+               r"writing style)\b",
+               rf"\b(?:voice|tone|style|persona|register|manner|phrasing|wording)\s+(?:of|that|used by|our)(?:\s+{_W}){{0,4}}"
+               rf"\s+(?:our|we|us|the team|the desk)\b",
+               r"\b(?:sound|sounds|sounding|reads?|read) like (?:our|the|one of our|a member of our)\b",
+               r"\b(?:the way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
+               r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
+               r"experts?|engineers|clinicians|adjusters|traders|coaches|planners|accountants|auditors|bankers)\b"
+               r"(?:\s+[\w'-]+){0,2}\s*(?:do|does|did|write|writes|wrote|phrase|phrases|decide|decides|decided|"
+               r"would|handle|handles|answer|answers|respond|responds|reply|replies|rate|rates|grade|grades|"
+               r"label|labels|have|has)?\b",
+               r"\b(?:always|consistently|every time|each time|never)\s+(?:\w+\s+){0,2}(?:respond|responds|reply|replies|"
+               r"start|starts|begin|begins|end|ends|include|includes|add|adds|open|opens|close|closes|sign|signs|"
+               r"follow|follows|mention|mentions|refuse|refuses)\b",
+               r"\bconsistent(?:ly)?(?:\s+[\w'-]+){0,3}\s+(?:behaviou?r|format|formatting|style|tone|structure|output|"
+               r"persona|voice|way)\b",
+               r"\b(?:behaviou?r|behave|behaves)\s+(?:\w+\s+){0,3}(?:consistent|the same|like)\b")),
+    Criterion("generic_task", "prompt", "do a generic task an instruct model already does",
+              "the base instruct model does it from a clear prompt with two or three examples; no index or training "
+              "needed",
+              (r"^(?:please\s+|can (?:it|you|the model)\s+|help me\s+|i (?:want|need) (?:it|the model|a model) to\s+)?"
+               r"(?:translate|proofread|paraphrase|rephrase|shorten|simplify|brainstorm|spell-?check|"
+               r"summari[sz]e|fix (?:the )?(?:grammar|spelling|typos|punctuation)|correct (?:the )?(?:grammar|spelling|"
+               r"typos|punctuation)|check (?:\w+\s+){0,3}for (?:typos|spelling|grammar)|give me ideas|suggest ideas|"
+               r"write an? (?:poem|limerick|joke|haiku|birthday|thank-you|thank you|short story|riddle|toast|"
+               r"birthday message|cover letter))\b",
+               r"\b(?:generic|general[- ]purpose|everyday|common|standard|simple|basic|ordinary|routine)\s+(?:writing\s+|"
+               r"language\s+|text\s+)?(?:tasks?|requests?|jobs?|chores?)\b",
+               r"\b(?:any|an?|the)\s+(?:off[- ]the[- ]shelf\s+|general[- ]purpose\s+|ordinary\s+|standard\s+|"
+               r"instruct(?:ion)?[- ]tuned\s+|pre-?trained\s+|base\s+)?(?:chat ?bot|chat model|assistant|llm|model|ai)"
+               r"\s+(?:can|could|would|already|should be able to)\s+(?:already\s+)?(?:do|does|handle|manage)\b",
+               r"\bout of the box\b")),
+)
+_COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.patterns)) for c in CRITERIA)
+BY_KEY = {c.key: c for c in CRITERIA}
+
+
+@dataclass(frozen=True)
+class CriterionHit:
+    """One criterion the goal states outright, with the words that state it."""
+
+    key: str
+    side: str
+    name: str
+    words: str  # the matched phrase, as the user wrote it
+
+    def reason(self) -> str:
+        return f'You want the model to {self.name} ("{self.words}") → {BY_KEY[self.key].because}.'
+
+
+def detect(goal: str) -> list[CriterionHit]:
+    """The criteria the goal states, in CRITERIA order; each with its first matching phrase."""
+    text = " ".join(goal.replace("’", "'").split())
+    hits = []
+    for crit, patterns in _COMPILED:
+        for pat in patterns:
+            m = pat.search(text)
+            if m:
+                hits.append(CriterionHit(crit.key, crit.side, crit.name, m.group(0).strip()))
+                break
+    return hits
+
+
+def stated_sides(hits: list[CriterionHit]) -> set[str]:
+    """The sides the stated criteria ask for; a specific need (rag / finetune) outranks a generic-task cue."""
+    sides = {h.side for h in hits}
+    if sides & {"rag", "finetune"}:
+        sides.discard("prompt")
+    return sides

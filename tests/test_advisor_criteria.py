@@ -1,0 +1,66 @@
+"""The guidance's criteria, found in goals' own words (advisor.criteria), and how they combine with the goal
+model and the data (advisor.verdict). Pure functions: no embeddings, fast."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.criteria import detect, stated_sides
+from advisor.verdict import PATH_CONFIDENCE, goal_verdict, with_data
+
+SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
+
+
+@pytest.mark.parametrize("goal,key,words", [
+    ("I want the model to learn new facts about our catalogue", "learn_facts", "learn new facts"),
+    ("Answer questions about the fee schedule, which changes every month", "new_facts", "changes every"),
+    ("Answer claims questions and quote the exact clause", "cite_or_quote", "quote"),
+    ("Analysts ask what a specific filing says about leases", "document_lookup", "what a specific filing says"),
+    ("Route tickets into our 14 support queues", "label_set", "our 14 support queues"),
+    ("Turn broker notes into our JSON trade schema", "schema", "our JSON trade schema"),
+    ("Make the model fluent in the jargon of reinsurance treaties", "domain", "fluent in the jargon"),
+    ("Reply to customers in our brand voice", "style", "our brand voice"),
+    ("Translate this letter into German", "generic_task", "Translate"),
+])
+def test_each_criterion_quotes_the_goals_words(goal, key, words):
+    hit = next(h for h in detect(goal) if h.key == key)
+    assert hit.words == words
+    assert hit.reason().startswith("You want the model to") and f'("{words}")' in hit.reason() and "→" in hit.reason()
+
+
+@pytest.mark.parametrize("goal", [
+    "Sort customer emails into complaint, question or compliment",  # a generic label set: the goal model decides
+    "Given the month's performance figures, write a commentary",  # figures handed in, not facts to know
+    "Explain what a for loop does in general terms",
+])
+def test_goals_that_state_no_criterion(goal):
+    assert stated_sides(detect(goal)) <= {"prompt"}
+
+
+def test_a_specific_need_outranks_a_generic_task_cue():
+    assert stated_sides(detect("Summarise new regulatory updates each week into our fixed compliance bulletin format")) == {"rag", "finetune"}
+
+
+@pytest.mark.parametrize("goal,model,approach,path", [
+    ("Answer about today's FX rates in our standard reply format", "rag", "both", "stated_both"),
+    ("Answer claims questions and quote the exact clause", "rag", "rag", "stated_agrees"),
+    ("Answer claims questions and quote the exact clause", "finetune", "rag", "stated_overrides"),
+    ("Answer claims questions and quote the exact clause", "both", "both", "stated_model_both"),
+    ("I want the model to learn new facts about our catalogue", "both", "rag", "stated_overrides"),  # learning facts is RAG
+    ("Help me with AI", "clarify", "clarify", "clarify"),
+])
+def test_stated_criteria_decide_and_the_path_sets_confidence(goal, model, approach, path):
+    v = goal_verdict(goal, SHARES, model)
+    assert (v.approach, v.decided_by) == (approach, path)
+    if path in PATH_CONFIDENCE:
+        assert v.confidence == PATH_CONFIDENCE[path]
+
+
+def test_many_labelled_rows_turn_a_prompt_goal_into_a_confident_finetune():
+    v, note = with_data(goal_verdict("Sort emails into spam or not spam", SHARES, "prompt"), "label_set", 9543, None)
+    assert (v.approach, v.decided_by, note) == ("finetune", "data", None) and v.confidence >= 0.9
+
+
+def test_mapping_data_turns_a_knowledge_goal_into_both():
+    v, note = with_data(goal_verdict("Answer claims questions and quote the exact clause", SHARES, "rag"), "label_set", 500, None)
+    assert v.approach == "both" and "mapping" in note
