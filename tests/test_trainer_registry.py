@@ -171,3 +171,14 @@ def test_dead_job_is_marked_failed_with_log_tail(tmp_home):
     assert run.status == "failed" and "ended unexpectedly at step 3" in run.error
     assert "Killed" in run.record["log_tail"]
     assert read_progress(folder).phase == "failed"
+
+
+def test_statuses_are_the_enum_and_an_unknown_one_is_named(tmp_home):
+    folder = registry.create_run({"name": "typed", "base_model": "x"})
+    run = registry.get_run(folder.name)
+    assert run.status is registry.RunStatus.PREPARING
+    record = json.loads((folder / registry.RUN_FILE).read_text())
+    (folder / registry.RUN_FILE).write_text(json.dumps({**record, "status": "finished"}))
+    with pytest.raises(TrainerError, match="unknown status 'finished'.*Fix or delete run.json"):
+        registry.get_run(folder.name)
+    assert registry.list_runs() == []  # unreadable records are skipped, as before
