@@ -19,7 +19,7 @@ INTRO = (
 
 
 def build_app(shared: AppShared) -> gr.Blocks:
-    from ui import advisor_tab, compare_tab, knowledge_tab, train_tab
+    from ui import advisor_tab, api, compare_tab, knowledge_tab, train_tab
 
     with gr.Blocks(title="FinTune") as demo:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
@@ -40,7 +40,9 @@ def build_app(shared: AppShared) -> gr.Blocks:
         chat.wire_page_load(demo, shared)
         compare.wire_page_load(demo)
         knowledge.wire_page_load(demo, shared)
-        chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter, api_visibility="private")  # runs finished meanwhile
+        chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter)  # runs finished meanwhile
+        api.register(shared)
+    api.hide_internal(demo)  # the API is exactly api.PUBLIC_ENDPOINTS
     return demo
 
 
