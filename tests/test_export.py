@@ -126,3 +126,26 @@ def test_cli_export_gguf(tiny_run, tmp_path, capsys):
     assert main(["export", tiny_run[0], "--out", str(tmp_path / "cli"), "--gguf"]) == 0
     assert "ollama create" in capsys.readouterr().out
     assert (tmp_path / "cli" / "tiny-run.gguf").is_file() and (tmp_path / "cli" / "Modelfile").is_file()
+
+
+@pytest.mark.slow
+def test_real_model_gguf_matches_the_merged_model_and_the_original_vocab(real_model_path, tmp_home, tmp_path):
+    """The default model: same greedy answers as the merged model, and the vocabulary of the wheel's own GGUF."""
+    from gguf import GGUFReader
+    from transformers import AutoModelForCausalLM
+
+    from tests.browser import home_sharing_models
+    from trainer import registry
+    from trainer.export import export_gguf, merged_model
+
+    home_sharing_models(tmp_home, real_model_path)  # the built-in alias resolves without a new pull
+    run_id = _run_with_adapter(real_model_path, tmp_home, name="real-run", rank=4)
+    registry.update_record(registry.run_dir(run_id), base_model="smollm2-135m-instruct")
+    gguf = export_gguf(run_id, tmp_path / "out", tensor_type="f32")
+    merged, tokenizer = merged_model(registry.find_run(run_id))
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    for prompt in PROMPTS[:2]:
+        assert _greedy(loaded, tokenizer, prompt, 24) == _greedy(merged, tokenizer, prompt, 24)
+    fields = GGUFReader(gguf).fields
+    assert fields["tokenizer.ggml.pre"].contents() == "smollm"
+    assert len(fields["tokenizer.ggml.tokens"].data) == 49152 and len(fields["tokenizer.ggml.merges"].data) == 48900
