@@ -67,6 +67,24 @@ def test_gguf_export_reads_back_with_the_same_greedy_answers(tiny_run, tmp_path)
         torch.testing.assert_close(loaded(ids).logits, merged(ids).logits, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("tensor_type, min_correlation", [("q8_0", 0.99), ("q4_1", 0.95)])
+def test_quantized_gguf_reads_back_close_to_the_merged_model(tiny_run, tmp_path, tensor_type, min_correlation):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from trainer import registry
+    from trainer.export import export_gguf, merged_model
+
+    gguf = export_gguf(tiny_run[0], tmp_path / "out", tensor_type=tensor_type)
+    merged, tokenizer = merged_model(registry.find_run(tiny_run[0]))
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        a, b = loaded(ids).logits.flatten(), merged(ids).logits.flatten()
+    # quantization noise on a 32-wide random model (unpermuted q/k rows would fall far below)
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > min_correlation
+
+
 def test_tied_embeddings_are_not_duplicated(tiny_run, tmp_path):
     from gguf import GGUFReader
 
@@ -90,7 +108,7 @@ def test_modelfile_carries_the_chat_template(tiny_run, tmp_path):
 def test_modelfile_keeps_the_default_system_text_used_in_training():
     from transformers import AutoTokenizer
 
-    from trainer.gguf_export import default_system_prompt, ollama_modelfile
+    from fintune.gguf_export import default_system_prompt, ollama_modelfile
     from trainer.testing import tiny_model_dir
 
     import tempfile

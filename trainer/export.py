@@ -70,7 +70,7 @@ def gguf_file_name(run) -> str:
 
 def export_gguf(ref: str, out_dir: str | Path, tensor_type: str = "f16") -> Path:
     """Write ``<name>.gguf`` (merged weights, tokenizer, chat template) and an Ollama ``Modelfile``; returns the GGUF."""
-    from trainer.gguf_export import ollama_modelfile, write_gguf
+    from fintune.gguf_export import ollama_modelfile, write_gguf
 
     run = _ready_run(ref)
     out = _empty_out(out_dir)

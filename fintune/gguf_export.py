@@ -17,11 +17,11 @@ import json
 import re
 from pathlib import Path
 
-from trainer.errors import TrainerError
+from fintune.errors import ModelError
 
 # tokenizer.ggml.pre (llama.cpp's pre-tokenizer regex) of the built-in models, as in their original GGUFs.
 PRE_TOKENIZERS = {"smollm2-135m-instruct": "smollm"}
-TENSOR_TYPES = ("f32", "f16", "q8_0")
+TENSOR_TYPES = ("f32", "f16", "q8_0", "q4_1")  # q4_1 = the layout of the built-in model's own GGUF
 
 
 def _permute(weights, n_head: int, n_head_kv: int | None):
@@ -42,7 +42,7 @@ def _check_supported(config) -> None:
     if rope.get("rope_type", "default") != "default":
         problems.append(f"rope type {rope.get('rope_type')!r}")
     if problems:
-        raise TrainerError("GGUF export does not support " + "; ".join(problems) + ". Export with --merge and convert "
+        raise ModelError("GGUF export does not support " + "; ".join(problems) + ". Export with --merge and convert "
                            "that folder with llama.cpp's convert_hf_to_gguf.py instead.")
 
 
@@ -52,7 +52,7 @@ def _vocab(tokenizer):
 
     backend = json.loads(tokenizer.backend_tokenizer.to_str())
     if backend["model"]["type"] != "BPE":
-        raise TrainerError(f"GGUF export needs a byte-level BPE tokenizer, not {backend['model']['type']}.")
+        raise ModelError(f"GGUF export needs a byte-level BPE tokenizer, not {backend['model']['type']}.")
     size = len(tokenizer)
     tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
     added = {t["id"]: t for t in backend.get("added_tokens", [])}
@@ -73,14 +73,13 @@ def write_gguf(model, tokenizer, out_file: str | Path, name: str, base_alias: st
     import torch
 
     if tensor_type not in TENSOR_TYPES:
-        raise TrainerError(f"GGUF tensor type {tensor_type!r} is not one of {TENSOR_TYPES}.")
+        raise ModelError(f"GGUF tensor type {tensor_type!r} is not one of {TENSOR_TYPES}.")
     config = model.config
     _check_supported(config)
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    quant = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
-             "q8_0": gguf.GGMLQuantizationType.Q8_0}[tensor_type]
+    quant = getattr(gguf.GGMLQuantizationType, tensor_type.upper())
     file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                 "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[tensor_type]
+                 "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_1": gguf.LlamaFileType.MOSTLY_Q4_1}[tensor_type]
     rope_theta = (getattr(config, "rope_parameters", None) or {}).get("rope_theta", getattr(config, "rope_theta", 10000.0))
 
     out_file = Path(out_file)
@@ -132,14 +131,16 @@ def write_gguf(model, tokenizer, out_file: str | Path, name: str, base_alias: st
         elif part == "self_attn.k_proj":
             array = _permute(array, config.num_attention_heads, config.num_key_value_heads)
         tensors[f"blk.{layer}.{names[part]}.weight"] = array
+    block_quants = (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_1)
     for tensor_name, array in tensors.items():
-        if array.ndim == 1:  # norms stay float32, as in llama.cpp's converter
+        # Like llama.cpp's quantizer: norms stay float32; the embedding (also the tied head) keeps 8 bits.
+        kind = gguf.GGMLQuantizationType.Q8_0 if tensor_name == "token_embd.weight" and quant in block_quants else quant
+        if array.ndim == 1:
             writer.add_tensor(tensor_name, array.astype(np.float32))
-        elif quant == gguf.GGMLQuantizationType.Q8_0 and array.shape[-1] % 32 == 0:
-            writer.add_tensor(tensor_name, gguf.quants.quantize(array, quant), raw_shape=array.shape, raw_dtype=quant)
+        elif kind in block_quants and array.shape[-1] % 32 == 0:
+            writer.add_tensor(tensor_name, gguf.quants.quantize(array, kind), raw_dtype=kind)
         else:
-            dtype = np.float32 if quant == gguf.GGMLQuantizationType.F32 else np.float16
-            writer.add_tensor(tensor_name, array.astype(dtype))
+            writer.add_tensor(tensor_name, array.astype(np.float32 if kind == gguf.GGMLQuantizationType.F32 else np.float16))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -158,7 +159,7 @@ def default_system_prompt(tokenizer) -> str | None:
 def ollama_modelfile(gguf_name: str, tokenizer, temperature: float = 0.0) -> str:
     """An Ollama Modelfile for a ChatML model: the same turns and default system text as the Jinja template."""
     if "<|im_start|>" not in (tokenizer.chat_template or ""):
-        raise TrainerError("The Ollama Modelfile is written for ChatML chat templates (<|im_start|>…). "
+        raise ModelError("The Ollama Modelfile is written for ChatML chat templates (<|im_start|>…). "
                            "Use the GGUF with llama.cpp, which reads the template stored inside it.")
     system = default_system_prompt(tokenizer)
     template = (
