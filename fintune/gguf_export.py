@@ -172,3 +172,50 @@ def ollama_modelfile(gguf_name: str, tokenizer, temperature: float = 0.0) -> str
         lines.append(f'SYSTEM """{system}"""')
     lines += ['PARAMETER stop "<|im_end|>"', f"PARAMETER temperature {temperature:g}"]
     return "\n".join(lines) + "\n"
+
+
+def merged_from_adapter(base_model: str | None, adapter_dir: str | Path | None, dtype: str = "float32"):
+    """(the base model with the PEFT adapter merged into plain weights, or the pure base when None; its tokenizer)."""
+    from fintune.models import load_model, load_tokenizer
+
+    model = load_model(base_model, dtype=dtype, device="cpu")
+    if adapter_dir is None:
+        return model.eval(), load_tokenizer(base_model)
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    return merged.eval(), AutoTokenizer.from_pretrained(str(adapter_dir))
+
+
+def serving_gguf(base_model: str | None, adapter_dir: str | Path | None, tensor_type: str) -> Path:
+    """The GGUF the fast chat path serves, converted once and cached.
+
+    Base: ``$FINTUNE_HOME/models/serve/<base>.<type>.gguf``. A run: ``<run>/serve/merged.<type>.gguf`` beside its
+    ``adapter/``, rebuilt when the adapter file is newer (a resumed run saves a new adapter).
+    """
+    import hashlib
+
+    from filelock import FileLock
+
+    from fintune import paths
+    from fintune.models import requested_name
+
+    name = requested_name(base_model)
+    if adapter_dir is None:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:60] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+        target, source = paths.models_dir() / "serve" / f"{stem}.{tensor_type}.gguf", None
+    else:
+        adapter = Path(adapter_dir)
+        target = adapter.parent / "serve" / f"merged.{tensor_type}.gguf"
+        source = max((p.stat().st_mtime for p in adapter.glob("adapter_model.*")), default=0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if target.is_file() and (source is None or target.stat().st_mtime >= source):
+            return target
+        model, tokenizer = merged_from_adapter(base_model, adapter_dir)
+        partial = target.with_suffix(".partial")
+        write_gguf(model, tokenizer, partial, name=name if adapter_dir is None else Path(adapter_dir).parent.name,
+                   base_alias=name, tensor_type=tensor_type)
+        partial.replace(target)  # atomic: a half-written file is never served
+    return target

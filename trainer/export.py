@@ -31,17 +31,9 @@ def _empty_out(out_dir: str | Path) -> Path:
 
 def merged_model(run, dtype: str = "float32"):
     """(base + the run's adapter merged into plain weights, the run's tokenizer)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from fintune.gguf_export import merged_from_adapter
 
-    from fintune.models import resolve_base_model
-
-    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(run.base_model), dtype=getattr(torch, dtype),
-                                                use_safetensors=True, trust_remote_code=False)
-    merged = PeftModel.from_pretrained(base, str(run.adapter_dir)).merge_and_unload()
-    merged.eval()
-    return merged, AutoTokenizer.from_pretrained(str(run.adapter_dir))
+    return merged_from_adapter(run.base_model, run.adapter_dir, dtype)
 
 
 def _copy_card(run, out: Path) -> None:
