@@ -98,8 +98,9 @@ def register(shared) -> None:
         run = shared.jobs().start(data, TrainPlan.from_dict(plan) if plan else TrainPlan(), None, name=(name or "").strip() or None)
         return {"id": run.id, "name": run.name, "status": str(run.status)}
 
-    for fn in (advise, chat, search, compare, runs):
-        gr.api(fn, api_name=fn.__name__, api_description=PUBLIC_ENDPOINTS[fn.__name__])
+    # Chat answers wait in the engine's own batch queue, so Gradio need not hold them back.
+    for fn, limit in ((advise, "default"), (chat, 64), (search, "default"), (compare, 16), (runs, "default")):
+        gr.api(fn, api_name=fn.__name__, api_description=PUBLIC_ENDPOINTS[fn.__name__], concurrency_limit=limit)
     # A file argument needs a real File component: it checks the upload and hands the handler a local path.
     with gr.Group(visible=False):
         data, name, plan = gr.File(type="filepath", label="data"), gr.Textbox(label="name"), gr.JSON(label="plan")
