@@ -180,7 +180,7 @@ class ChatEngine:
             "device": self.device,
             "engine": f"llama.cpp (GGUF {self.serving.gguf_type}, {self.serving.slots} batched slots)" if self.engine_note is None else "transformers",
             "engine_note": self.engine_note,
-            "adapters_loaded": sorted(self._adapters),
+            "adapters_loaded": sorted(set(self._adapters) | {key for key in self._native if key}),  # either path
             "load_seconds": round(self.load_seconds, 2),
         }
 

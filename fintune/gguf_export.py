@@ -185,7 +185,9 @@ def merged_from_adapter(base_model: str | None, adapter_dir: str | Path | None, 
     from transformers import AutoTokenizer
 
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    return merged.eval(), AutoTokenizer.from_pretrained(str(adapter_dir))
+    # Training saves its tokenizer beside the adapter; an adapter made elsewhere may have none.
+    has_tokenizer = any((Path(adapter_dir) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+    return merged.eval(), AutoTokenizer.from_pretrained(str(adapter_dir)) if has_tokenizer else load_tokenizer(base_model)
 
 
 def serving_gguf(base_model: str | None, adapter_dir: str | Path | None, tensor_type: str) -> Path:
