@@ -49,7 +49,9 @@ def build_app(shared: AppShared) -> gr.Blocks:
 def _warm_up(shared: AppShared) -> None:
     """Load the model in the background so the first chat message doesn't wait for it."""
     try:
-        shared.engine()
+        engine = shared.engine()
+        if engine.engine_note is None:  # the fast path: convert (once) and load the base GGUF now, not on the first chat
+            engine.native(None)
     except Exception as exc:  # shown again, with its fix, when a user chats
         print(f"warning: could not preload the model: {exc}", file=sys.stderr)
 
