@@ -1,8 +1,12 @@
 """The chat engine: one loaded base model per process, optional PEFT adapters, streaming generation.
 
-Generation is serialised by a lock: on a CPU a second concurrent ``generate`` only splits the same cores,
-so queuing is as fast and keeps adapter switching safe. ``adapter=None`` always means the pure base
-model (adapters disabled), so comparisons against the base are honest.
+Two paths serve ``stream``/``generate``:
+- fast (default on CPU when llama-cpp-python is installed): llama.cpp over a GGUF of the base, or of a run's
+  merged model (converted once, cached in the run folder), with concurrent requests decoded in one batch
+  (``fintune.native_engine``);
+- reference: transformers + PEFT, serialised by a lock (a second concurrent ``generate`` only splits the
+  same cores, and the lock keeps adapter switching safe). ``generate_batch`` (evaluation) always uses it.
+``adapter=None`` always means the pure base model, so comparisons against the base are honest.
 """
 
 from __future__ import annotations
@@ -19,6 +23,33 @@ from fintune.errors import ModelError
 from fintune.models import requested_name
 
 ROLES = ("system", "user", "assistant")
+BACKENDS = ("auto", "llama.cpp", "transformers")
+
+
+@dataclass
+class ServingConfig:
+    """Which engine answers chats; from the environment (``FINTUNE_CHAT_ENGINE``, ``FINTUNE_CHAT_GGUF_TYPE``, ``FINTUNE_CHAT_SLOTS``)."""
+
+    backend: str = field(default="auto", metadata={"help": f"One of {BACKENDS}: auto = llama.cpp on CPU when installed, else transformers."})
+    gguf_type: str = field(default="q8_0", metadata={"help": "GGUF tensor type served by llama.cpp: q8_0 keeps a fine-tune's small weight changes; q4_1 = the built-in model's own layout."})
+    slots: int = field(default=20, metadata={"help": "Answers decoded together in one llama.cpp batch (each reserves a 2,048-token KV cache, ~47 MB for the 135M model); more users wait for a free slot."})
+
+    def __post_init__(self) -> None:
+        from fintune.gguf_export import TENSOR_TYPES
+
+        if self.backend not in BACKENDS:
+            raise ModelError(f"FINTUNE_CHAT_ENGINE={self.backend!r} is not one of {BACKENDS}.")
+        if self.gguf_type not in TENSOR_TYPES:
+            raise ModelError(f"FINTUNE_CHAT_GGUF_TYPE={self.gguf_type!r} is not one of {TENSOR_TYPES}.")
+        if not 1 <= int(self.slots) <= 64:
+            raise ModelError(f"FINTUNE_CHAT_SLOTS={self.slots!r}: use 1 to 64.")
+        self.slots = int(self.slots)
+
+    @classmethod
+    def from_env(cls) -> "ServingConfig":
+        env = os.environ
+        return cls(backend=env.get("FINTUNE_CHAT_ENGINE", "auto"), gguf_type=env.get("FINTUNE_CHAT_GGUF_TYPE", "q8_0"),
+                   slots=env.get("FINTUNE_CHAT_SLOTS", 20))
 
 
 @dataclass
@@ -97,7 +128,10 @@ class ChatEngine:
                 cls._instances[key] = cls(key)
             return cls._instances[key]
 
-    def __init__(self, base_model: str | None = None, dtype: str | None = None, device: str | None = None):
+    def __init__(self, base_model: str | None = None, dtype: str | None = None, device: str | None = None,
+                 serving: ServingConfig | None = None):
+        import sys
+
         import torch
 
         from fintune.models import default_device, load_model, load_tokenizer
@@ -115,6 +149,26 @@ class ChatEngine:
         self.load_seconds = time.perf_counter() - started
         self._lock = threading.Lock()
         self._adapters: dict[str, str] = {}  # resolved adapter path -> adapter name
+        self.serving = serving or ServingConfig.from_env()
+        self._native: dict[str | None, object] = {}  # adapter path (None = base) -> NativeEngine
+        self._native_lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer must not be used by two threads at once
+        self.engine_note = self._choose_backend()
+        if self.serving.backend == "auto" and self.engine_note:
+            print(f"note: chat runs on transformers: {self.engine_note}", file=sys.stderr)
+
+    def _choose_backend(self) -> str | None:
+        """None when the llama.cpp path serves chats; otherwise why transformers does."""
+        from fintune import native_engine
+
+        if self.serving.backend == "transformers":
+            return "chosen with FINTUNE_CHAT_ENGINE=transformers"
+        if self.device != "cpu" and self.serving.backend == "auto":
+            return f"device {self.device} (llama.cpp is built for CPU here)"
+        reason = native_engine.available()
+        if reason and self.serving.backend == "llama.cpp":
+            raise ModelError(f"FINTUNE_CHAT_ENGINE=llama.cpp but {reason}. Run scripts/setup.sh, or unset FINTUNE_CHAT_ENGINE.")
+        return reason
 
     # ----------------------------------------------------------------------------------- info
     def info(self) -> dict:
@@ -124,18 +178,25 @@ class ChatEngine:
             "parameters": sum(p.numel() for p in base.parameters()),
             "dtype": self.dtype,
             "device": self.device,
-            "adapters_loaded": sorted(self._adapters),
+            "engine": f"llama.cpp (GGUF {self.serving.gguf_type}, {self.serving.slots} batched slots)" if self.engine_note is None else "transformers",
+            "engine_note": self.engine_note,
+            "adapters_loaded": sorted(set(self._adapters) | {key for key in self._native if key}),  # either path
             "load_seconds": round(self.load_seconds, 2),
         }
 
     # ----------------------------------------------------------------------------------- adapters
+    @staticmethod
+    def _adapter_path(adapter: str | Path) -> Path:
+        path = Path(adapter).expanduser().resolve()
+        if not (path / "adapter_config.json").is_file():
+            raise ModelError(f"No PEFT adapter at {path} (adapter_config.json missing). Pick a finished run, or train one in the Train tab.")
+        return path
+
     def _activate(self, adapter: str | Path | None):
         """Select the adapter for the next generation; returns a context manager. Call with the lock held."""
         if adapter is None:
             return self.model.disable_adapter() if self._adapters else nullcontext()
-        path = Path(adapter).expanduser().resolve()
-        if not (path / "adapter_config.json").is_file():
-            raise ModelError(f"No PEFT adapter at {path} (adapter_config.json missing). Pick a finished run, or train one in the Train tab.")
+        path = self._adapter_path(adapter)
         key = str(path)
         if key not in self._adapters:
             from peft import PeftModel
@@ -166,8 +227,46 @@ class ChatEngine:
             del messages[first_turn : first_turn + 2]
 
     # ----------------------------------------------------------------------------------- generation
+    def native(self, adapter: str | Path | None = None):
+        """The llama.cpp engine for the base (None) or a run's merged adapter, converting its GGUF on first use."""
+        from fintune.gguf_export import serving_gguf
+        from fintune.native_engine import NativeEngine
+
+        key = None if adapter is None else str(self._adapter_path(adapter))
+        with self._native_lock:
+            if key not in self._native:
+                gguf = serving_gguf(self.name, key, self.serving.gguf_type)
+                self._native[key] = NativeEngine(gguf, slots=self.serving.slots, ctx_per_slot=GenerationSettings().max_context_tokens)
+            return self._native[key]
+
+    def _stream_native(self, messages: list[dict], settings: GenerationSettings, adapter) -> Iterator[str]:
+        engine = self.native(adapter)
+        with self._tokenizer_lock:
+            prompt = self._encode(messages, settings)["input_ids"][0].tolist()
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos if eos is not None else self.tokenizer.eos_token_id])
+        tokens: list[int] = []
+        shown = ""
+        for token in engine.stream(prompt, settings, eos):
+            tokens.append(token)
+            with self._tokenizer_lock:
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+                continue
+            delta, shown = text[len(shown):], text
+            if delta:
+                yield delta
+        if tokens and text != shown:  # the answer ended inside a character: show what there is, as the reference does
+            yield text[len(shown):]
+
     def stream(self, messages: list[dict], settings: GenerationSettings | None = None, adapter: str | Path | None = None) -> Iterator[str]:
         """Yield the answer as text deltas. Closing the iterator stops generation at the next token."""
+        if self.engine_note is None:
+            return self._stream_native(messages, settings or GenerationSettings(), adapter)
+        return self.stream_reference(messages, settings, adapter)
+
+    def stream_reference(self, messages: list[dict], settings: GenerationSettings | None = None, adapter: str | Path | None = None) -> Iterator[str]:
+        """``stream`` through transformers + PEFT whatever the serving path (the reference the fast path is tested against)."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 

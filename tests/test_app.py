@@ -23,13 +23,14 @@ def test_chat_through_the_gradio_api(app_url):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    _, history = client.predict("What is EBITDA?", [], api_name="/chat_add_question")
-    # inputs: history, adapter ("" = base), use glossary, system prompt, temperature, top-p, max new tokens
-    result = client.predict(history, "", False, "You are a finance assistant.", 0.0, 0.9, 32, api_name="/chat_answer")
-    answer = result[-1]
-    assert answer["role"] == "assistant"
-    text = answer["content"] if isinstance(answer["content"], str) else "".join(p.get("text", "") for p in answer["content"])
+    text = client.predict("What is EBITDA?", [], "", False, 0.0, 32, api_name="/chat")
     assert len(text.split()) >= 5
+    job = client.submit("What is EBITDA?", api_name="/chat")  # streaming: each update is the answer so far
+    job.result()
+    updates = job.outputs()
+    assert len(updates) > 1 and updates[-1].startswith(updates[0])
+    hits = client.predict("letter of credit", 3, api_name="/search")
+    assert "letter of credit" in hits[0]["term"].lower()
 
 
 @pytest.mark.browser

@@ -46,10 +46,15 @@ def register(sub) -> None:
     p.add_argument("--detach", action="store_true", help="Queue it and return.")
     p.set_defaults(func=cmd_resume)
 
-    p = sub.add_parser("export", help="Export a run's adapter, or merged full weights with --merge.")
+    p = sub.add_parser("export", help="Export a run: its adapter, merged weights (--merge), a GGUF for llama.cpp/Ollama (--gguf) or a vLLM setup (--vllm).")
     p.add_argument("run", help="Run id, id prefix or name.")
     p.add_argument("--out", required=True, help="Output folder (new or empty).")
-    p.add_argument("--merge", action="store_true", help="Merge the LoRA weights into the base model (safetensors).")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--merge", action="store_true", help="Merge the LoRA weights into the base model (safetensors).")
+    kind.add_argument("--gguf", action="store_true", help="Merged model as one GGUF file plus an Ollama Modelfile.")
+    kind.add_argument("--vllm", action="store_true", help="The adapter plus serve_vllm.sh / vllm_config.yaml for vLLM's OpenAI server.")
+    p.add_argument("--gguf-type", default="f16", choices=("f32", "f16", "q8_0", "q4_1"), help="GGUF tensor type (with --gguf).")
+    p.add_argument("--vllm-base", default=None, help="Base model for vLLM (default: this machine's base-model folder).")
     p.set_defaults(func=cmd_export)
 
     from trainer.evaluate import register_cli
@@ -250,8 +255,17 @@ def cmd_resume(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from trainer.export import export_run
+    from trainer import export
 
-    out = export_run(args.run, args.out, merge=args.merge)
+    if args.gguf:
+        gguf = export.export_gguf(args.run, args.out, tensor_type=args.gguf_type)
+        print(f"Exported {gguf.resolve()} and {gguf.parent.resolve() / 'Modelfile'}\n"
+              f"  llama.cpp: llama-cli -m {gguf.resolve()}\n  Ollama:    cd {gguf.parent.resolve()} && ollama create {gguf.stem} -f Modelfile")
+        return 0
+    if args.vllm:
+        script = export.export_vllm(args.run, args.out, base=args.vllm_base)
+        print(f"Wrote {script.resolve()} (and vllm_config.yaml, request_example.sh):\n  {script.read_text().splitlines()[-1]}")
+        return 0
+    out = export.export_run(args.run, args.out, merge=args.merge)
     print(f"Exported {'merged weights' if args.merge else 'adapter'} to {Path(out).resolve()}")
     return 0

@@ -19,7 +19,7 @@ INTRO = (
 
 
 def build_app(shared: AppShared) -> gr.Blocks:
-    from ui import advisor_tab, compare_tab, knowledge_tab, train_tab
+    from ui import advisor_tab, api, compare_tab, knowledge_tab, train_tab
 
     with gr.Blocks(title="FinTune") as demo:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
@@ -41,14 +41,18 @@ def build_app(shared: AppShared) -> gr.Blocks:
         chat.wire_page_load(demo, shared)
         compare.wire_page_load(demo)
         knowledge.wire_page_load(demo, shared)
-        chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter, api_visibility="private")  # runs finished meanwhile
+        chat_page.select(chat_tab.refreshed_adapters, chat.adapter, chat.adapter)  # runs finished meanwhile
+        api.register(shared)
+    api.hide_internal(demo)  # the API is exactly api.PUBLIC_ENDPOINTS
     return demo
 
 
 def _warm_up(shared: AppShared) -> None:
     """Load the model in the background so the first chat message doesn't wait for it."""
     try:
-        shared.engine()
+        engine = shared.engine()
+        if engine.engine_note is None:  # the fast path: convert (once) and load the base GGUF now, not on the first chat
+            engine.native(None)
     except Exception as exc:  # shown again, with its fix, when a user chats
         print(f"warning: could not preload the model: {exc}", file=sys.stderr)
 
@@ -62,7 +66,7 @@ def serve(config: ServeConfig, block: bool = True):
     shared = AppShared(config=config)
     threading.Thread(target=_warm_up, args=(shared,), daemon=True).start()
     demo = build_app(shared)
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(default_concurrency_limit=16)  # chat answers batch inside the engine; more waiting costs no CPU
     print(f"FinTune is serving on http://{config.host}:{config.port}", file=sys.stderr)
     return demo.launch(
         server_name=config.host,

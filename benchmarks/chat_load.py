@@ -1,0 +1,111 @@
+"""N concurrent chat users against a real ``fintune serve`` (gradio_client, the public /chat endpoint).
+
+Starts the server like a user would, then for each N in --users: N clients ask at once (greedy,
+--new-tokens each). Reports answered, errors, p50/p95 latency and aggregate tok/s (answer tokens / wall
+time), and the aggregate's ratio to a single user's. Writes benchmarks/results/chat_load.json.
+
+    .venv/bin/python benchmarks/chat_load.py [--users 1,20] [--new-tokens 64] [--engine auto|transformers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+QUESTIONS = ["What is EBITDA?", "What is a bond yield?", "What does a letter of credit do?", "What is working capital?",
+             "Explain what a dividend is.", "What is a stock split?", "What is inflation?", "What is a hedge fund?"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(engine: str, log: Path):
+    port = _free_port()
+    env = {**os.environ, "FINTUNE_CHAT_ENGINE": engine, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "fintune", "serve", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"fintune serve exited:\n{log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"http://127.0.0.1:{port}/"
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("fintune serve did not start in 300 s")
+
+
+def _wave(url: str, users: int, new_tokens: int, tokenizer) -> dict:
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(users)]
+    latencies, tokens, errors = [], [], []
+
+    def ask(i: int) -> None:
+        started = time.perf_counter()
+        try:
+            text = clients[i].predict(QUESTIONS[i % len(QUESTIONS)], [], "", False, 0.0, new_tokens, api_name="/chat")
+            latencies.append(time.perf_counter() - started)
+            tokens.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+        except Exception as exc:  # noqa: BLE001 - counted, reported
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+    return {"users": users, "answered": len(latencies), "errors": len(errors), "first_error": errors[0] if errors else None,
+            "p50_s": round(statistics.median(latencies), 2) if latencies else None,
+            "p95_s": round(quantiles[18], 2) if latencies else None, "wall_s": round(wall, 1),
+            "aggregate_tok_s": round(sum(tokens) / wall, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="1,20")
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--engine", default="auto", choices=("auto", "llama.cpp", "transformers"))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "chat_load.json"))
+    args = parser.parse_args()
+    from fintune.models import load_tokenizer
+
+    tokenizer = load_tokenizer(None)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    proc, url = _serve(args.engine, Path(args.out).with_suffix(".server.log"))
+    try:
+        _wave(url, 1, 8, tokenizer)  # warm-up: model load and the one-time GGUF conversion
+        rows = [_wave(url, int(n), args.new_tokens, tokenizer) for n in args.users.split(",")]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    single = rows[0]["aggregate_tok_s"]
+    print(f"engine={args.engine}  {args.new_tokens} new tokens each")
+    print(f"{'users':>5} {'answered':>8} {'errors':>6} {'p50 s':>6} {'p95 s':>6} {'agg tok/s':>9} {'x 1 user':>8}")
+    for r in rows:
+        r["x_single"] = round(r["aggregate_tok_s"] / single, 2)
+        print(f"{r['users']:>5} {r['answered']:>8} {r['errors']:>6} {r['p50_s']!s:>6} {r['p95_s']!s:>6} {r['aggregate_tok_s']:>9} {r['x_single']:>8}")
+    Path(args.out).write_text(json.dumps({"engine": args.engine, "new_tokens": args.new_tokens, "rows": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

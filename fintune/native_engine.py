@@ -1,0 +1,205 @@
+"""The fast serving path: llama.cpp (``llama-cpp-python``) over one GGUF, every concurrent request in one batch.
+
+One scheduler thread owns the llama.cpp context. Each step it builds one ``llama_batch`` holding the next
+token of every running answer plus (a chunk of) the prompt of each newly admitted request, calls
+``llama_decode`` once, and samples one token per answer from its logits (continuous batching, as
+llama.cpp's own server does). So 8 users cost about one batched step each, a new user's prompt joins the
+next step instead of waiting for the others to finish, and Stop frees a slot at the next step.
+
+Prompts are tokenised by the caller (the Hugging Face tokenizer and chat template, exactly as the
+reference transformers path) and token ids come back; sampling mirrors ``GenerationSettings``.
+Only the documented C API of llama.cpp (``llama_cpp.llama_cpp``) is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from fintune.errors import ModelError
+
+_DONE = object()
+
+
+def available() -> str | None:
+    """None when llama-cpp-python imports; else why not (shown once, then the transformers path serves)."""
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means: not available
+        return f"llama-cpp-python is not installed ({type(exc).__name__}: {exc}); scripts/setup.sh builds it"
+    return None
+
+
+@dataclass
+class _Request:
+    prompt: list[int]
+    settings: object  # fintune.engine.GenerationSettings
+    eos: frozenset[int]
+    out: queue.Queue = field(default_factory=queue.Queue)
+    stop: threading.Event = field(default_factory=threading.Event)
+    generated: list[int] = field(default_factory=list)
+    slot: int = -1
+    fed: int = 0  # prompt tokens already in the KV cache
+
+
+class NativeEngine:
+    """A GGUF loaded in llama.cpp with ``slots`` sequences decoded together."""
+
+    def __init__(self, gguf_path: str | Path, slots: int = 8, ctx_per_slot: int = 2048, threads: int | None = None, seed: int = 0):
+        import llama_cpp.llama_cpp as ll
+        import numpy as np
+
+        self._ll, self._np = ll, np
+        self.path = Path(gguf_path)
+        self.slots, self.ctx_per_slot = slots, ctx_per_slot
+        ll.llama_backend_init()
+        self._log = ll.llama_log_callback(_silent_log)  # llama.cpp logs every load to stderr; keep the server log readable
+        ll.llama_log_set(self._log, ctypes.c_void_p())
+        mparams = ll.llama_model_default_params()
+        self._model = ll.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self._model:
+            raise ModelError(f"llama.cpp could not load {self.path}. Delete it so FinTune converts it again.")
+        cparams = ll.llama_context_default_params()
+        # Half the logical CPUs, as llama-cpp-python defaults: on 2 shared vCPUs 2 spinning threads decoded
+        # 5 tok/s against 55-60 with 1 (measured, docs/serving.md).
+        threads = threads or max(1, len(os.sched_getaffinity(0)) // 2)
+        cparams.n_ctx = slots * ctx_per_slot
+        cparams.n_batch = cparams.n_ubatch = 512
+        cparams.n_seq_max = slots
+        cparams.n_threads = cparams.n_threads_batch = threads
+        cparams.kv_unified = True  # one KV pool shared by the slots, so a long chat can use what others leave
+        self._ctx = ll.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise ModelError("llama.cpp could not create a context (out of memory?). Lower the number of chat slots.")
+        self._memory = ll.llama_get_memory(self._ctx)
+        self.n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(self._model))
+        self._batch = ll.llama_batch_init(512, 0, 1)
+        self._rng = np.random.default_rng(seed)
+        self._pending: queue.Queue[_Request] = queue.Queue()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"llama.cpp:{self.path.name}", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------------------------------ public
+    def stream(self, prompt: list[int], settings, eos: set[int]) -> Iterator[int]:
+        """Yield generated token ids; closing the iterator stops the answer at the next step."""
+        if len(prompt) + settings.max_new_tokens > self.ctx_per_slot:
+            raise ModelError(f"The prompt ({len(prompt)} tokens) plus the answer ({settings.max_new_tokens}) exceed "
+                             f"{self.ctx_per_slot} tokens. Clear the chat or lower max new tokens.")
+        request = _Request(list(prompt), settings, frozenset(eos))
+        self._pending.put(request)
+        self._wake.set()
+        try:
+            while True:
+                item = request.out.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            request.stop.set()
+            self._wake.set()
+
+    # ------------------------------------------------------------------------------------------ scheduler
+    def _loop(self) -> None:
+        active: list[_Request] = []
+        free = list(range(self.slots))
+        while True:
+            while free and not self._pending.empty():
+                request = self._pending.get()
+                request.slot = free.pop(0)
+                active.append(request)
+            for request in [r for r in active if r.stop.is_set()]:
+                self._finish(request, active, free)
+            if not active:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            try:
+                self._step(active)
+            except Exception as exc:  # noqa: BLE001 - hand the failure to every waiting user, keep serving
+                for request in list(active):
+                    request.out.put(ModelError(f"llama.cpp failed: {exc}"))
+                    self._finish(request, active, free)
+                continue
+            for request in [r for r in active if r.stop.is_set()]:
+                self._finish(request, active, free)
+
+    def _finish(self, request: _Request, active: list, free: list) -> None:
+        self._ll.llama_memory_seq_rm(self._memory, request.slot, -1, -1)
+        active.remove(request)
+        free.append(request.slot)
+        free.sort()
+        request.out.put(_DONE)
+
+    def _step(self, active: list[_Request]) -> None:
+        """One llama_decode over every answer's next token and as much new prompt as fits in the batch."""
+        ll, batch, room = self._ll, self._batch, 512
+        rows: list[tuple[int, _Request]] = []
+        batch.n_tokens = 0
+
+        def add(token: int, pos: int, slot: int, logits: bool) -> None:
+            i = batch.n_tokens
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
+            batch.seq_id[i][0] = slot
+            batch.logits[i] = logits
+            batch.n_tokens += 1
+
+        for request in active:  # decoding answers first: a long prompt never stalls them
+            if request.fed == len(request.prompt) and request.generated:
+                rows.append((batch.n_tokens, request))
+                add(request.generated[-1], len(request.prompt) + len(request.generated) - 1, request.slot, True)
+                room -= 1
+        for request in active:
+            left = len(request.prompt) - request.fed
+            if left and room > 0:
+                take = min(left, room)
+                for k in range(take):
+                    pos = request.fed + k
+                    last = pos == len(request.prompt) - 1
+                    if last:
+                        rows.append((batch.n_tokens, request))
+                    add(request.prompt[pos], pos, request.slot, last)
+                request.fed += take
+                room -= take
+        code = ll.llama_decode(self._ctx, batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} (KV cache full?)")
+        for index, request in rows:
+            logits = self._np.ctypeslib.as_array(ll.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,))
+            token = self._sample(logits.copy(), request)
+            settings = request.settings
+            if token in request.eos:
+                request.stop.set()
+                continue
+            request.generated.append(token)
+            request.out.put(token)
+            if len(request.generated) >= settings.max_new_tokens:
+                request.stop.set()
+
+    def _sample(self, logits, request: _Request) -> int:
+        """Greedy or temperature/top-p sampling with the repetition penalty, as transformers applies them."""
+        np, s = self._np, request.settings
+        if s.repetition_penalty != 1.0:
+            seen = np.unique(np.asarray(request.prompt + request.generated))
+            values = logits[seen]
+            logits[seen] = np.where(values > 0, values / s.repetition_penalty, values * s.repetition_penalty)
+        if s.temperature == 0:
+            return int(np.argmax(logits))
+        logits = logits / s.temperature
+        order = np.argsort(-logits)
+        probs = np.exp(logits[order] - logits[order[0]])
+        probs /= probs.sum()
+        keep = max(1, int(np.searchsorted(np.cumsum(probs), s.top_p) + 1))
+        probs = probs[:keep] / probs[:keep].sum()
+        return int(order[self._rng.choice(keep, p=probs)])
+
+
+def _silent_log(level, text, user_data) -> None:
+    return None
