@@ -84,11 +84,13 @@ def test_bad_label_map_is_a_clear_error():
     assert train_tab.spec_from_controls(None, "auto", None, None, "", "") is None
 
 
-def test_endpoints_are_named():
+def test_tab_events_do_not_take_the_public_endpoint_names():
+    """/train and /runs belong to ui/api.py (typed, for API clients); the tab's own events have other names."""
     with gr.Blocks() as demo:
         train_tab.build(FakeShared(), gr.State(None), gr.State(None))
     names = {d.get("api_name") for d in demo.config["dependencies"]}
-    assert {"train", "runs", "stop_run", "resume_run"} <= names
+    assert {"train_tab_start", "train_tab_refresh", "stop_run", "resume_run"} <= names
+    assert not names & {"train", "runs"}
 
 
 def test_mapping_controls_prefilled_with_detection_mean_detect(tmp_path):

@@ -56,15 +56,26 @@ def register(shared) -> None:
     def chat(message: str, history: list[dict] | None = None, run: str = "", use_glossary: bool = False,
              temperature: float = 0.0, max_new_tokens: int = 256) -> Iterator[str]:
         adapter, _ = _adapter_for(run)
-        messages = [{"role": m["role"], "content": m["content"]} for m in (history or [])]
-        if use_glossary:
-            from rag.prompting import build_messages
+        from trainer.predict import classifier_run, classify, label_markdown
 
-            messages = build_messages(message, shared.glossary().search(message), history=messages)
-        else:
-            messages.append({"role": "user", "content": message})
+        classifier = classifier_run(adapter)
+        if classifier is not None:  # a classification run answers with a label and its probability, as in Chat
+            yield label_markdown(classify(shared.engine(), classifier, message), classifier, f"Run {classifier.name}")
+            return
+        messages = [{"role": m["role"], "content": m["content"]} for m in (history or [])]
+        settings = _settings(temperature, max_new_tokens)
+        if use_glossary:  # the app's one knowledge answer path, as Chat and Compare use it
+            from rag.answer import GroundedAnswer, answer_stream
+
+            text = ""
+            for item in answer_stream(message, shared.glossary(), shared.engine(), history=messages, settings=settings,
+                                      adapter=adapter):
+                text = item.markdown() if isinstance(item, GroundedAnswer) else text + item
+                yield text
+            return
+        messages.append({"role": "user", "content": message})
         text = ""
-        for delta in shared.engine().stream(messages, _settings(temperature, max_new_tokens), adapter=adapter):
+        for delta in shared.engine().stream(messages, settings, adapter=adapter):
             text += delta
             yield text
 

@@ -374,11 +374,11 @@ def build(shared, plan_state: gr.State, handover: gr.State | None = None) -> Tra
             control.change(on_quant_change, plan_inputs, quant_md)
 
     start.click(partial(on_start, shared), [file_state, columns_state, run_name, *mapping, *plan_inputs],
-                [selected, run_select, runs, last_key], api_name="train")
+                [selected, run_select, runs, last_key], api_name="train_tab_start")
     stop.click(partial(on_stop, shared), selected, [runs, last_key], api_name="stop_run")
     resume.click(partial(on_resume, shared), selected, [runs, last_key], api_name="resume_run")
     run_select.change(on_select, run_select, [selected, last_key])
-    refresh.click(on_refresh, selected, [run_select, runs], api_name="runs")
+    refresh.click(on_refresh, selected, [run_select, runs], api_name="train_tab_refresh")
     timer.tick(on_tick, [selected, last_key], [progress, loss_plot, log_box, runs, last_key], show_progress="hidden")
 
     from gradio.context import Context
