@@ -217,6 +217,8 @@ def run(args) -> dict:
             if q["entry"] is not None:
                 distractors = [d for d in retrieved if d != q["entry"].definition and d != cited][:4]
                 result |= faithfulness(encoder, text, q["entry"], cited, distractors)
+                if abstained:  # "no entry for <the question>. Closest terms: <the term>" echoes words, it does not answer
+                    result |= {"faithful": False, "cited": False}
             if name == "answer":
                 result |= {"answer_kind": answers[i].kind, "explanation_kept": bool(answers[i].explanation),
                            "dropped": answers[i].dropped}
