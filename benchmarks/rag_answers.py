@@ -197,7 +197,8 @@ def run(args) -> dict:
             cache_path.write_text(json.dumps(cache), encoding="utf-8")
             print(f"  {name}: {start + len(chunk)}/{len(todo)} generated ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
         texts[name] = [cache[key] for key in keys]
-    replay = Replay({json.dumps(c): t for c, t in zip(explain, texts["answer"])})
+    # A question that is not about a term gets the model's own answer on the new path: the base conversation.
+    replay = Replay({json.dumps(c): t for c, t in [*zip(explain, texts["answer"]), *zip(batches["base"], texts["base"])]})
     answers = [answer_question(q["q"], glossary, replay, settings=settings, config=config) for q in questions]
 
     rows = []
@@ -216,6 +217,8 @@ def run(args) -> dict:
             if q["entry"] is not None:
                 distractors = [d for d in retrieved if d != q["entry"].definition and d != cited][:4]
                 result |= faithfulness(encoder, text, q["entry"], cited, distractors)
+                if abstained:  # "no entry for <the question>. Closest terms: <the term>" echoes words, it does not answer
+                    result |= {"faithful": False, "cited": False}
             if name == "answer":
                 result |= {"answer_kind": answers[i].kind, "explanation_kept": bool(answers[i].explanation),
                            "dropped": answers[i].dropped}

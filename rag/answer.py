@@ -44,6 +44,7 @@ _MULTI = [
     re.compile(r"^(?:compare )?(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)$", re.I),
     re.compile(r"^compare (?P<a>.+) (?:and|with|to) (?P<b>.+)$", re.I),
 ]
+_ASKS_TERM = re.compile(r"^(?:which|what) (?:term|word|name|concept)\b|^(?:is there|give me) a (?:term|word|name) for\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _META = re.compile(r"\b(?:the user|the question|you asked|as an ai|i am an?|i'm an?|the (?:definition|text) (?:provided|given|above))\b", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'./-]*")
@@ -102,9 +103,10 @@ class AnswerPlan:
 
 # ----------------------------------------------------------------------------------------- retrieval
 def asks_definition(question: str) -> bool:
-    """True for 'What is X?', 'Define X', 'What does L/C stand for?', a bare term, 'X vs Y'."""
+    """True for 'What is X?', 'Define X', 'What does L/C stand for?', 'Which term means ...?', a bare term, 'X vs Y'."""
     text = re.sub(r"^(?:a|an|the) ", "", norm(question))
-    return norm(strip_question(question)) != text or len(text.split()) <= 3 or bool(_splits(question, 2))
+    return (norm(strip_question(question)) != text or len(text.split()) <= 3 or bool(_ASKS_TERM.match(str(question).strip()))
+            or bool(_splits(question, 2)))
 
 
 def _splits(question: str, max_terms: int) -> list[list[str]]:

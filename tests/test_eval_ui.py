@@ -33,6 +33,13 @@ class StreamEngine:
         for w in words:
             yield w + " "
 
+    def score_labels(self, conversations, labels, adapter=None, batch_size=8, progress=None):
+        """A classification run's panes score its labels (trainer.predict) instead of streaming free text."""
+        from fintune.label_scoring import LabelScores
+
+        self.calls.append({"messages": conversations[0], "labels": labels, "adapter": adapter})
+        return [LabelScores(list(labels), [0.0] + [-2.0] * (len(labels) - 1)) for _ in conversations]
+
 
 EBITDA = Hit("EBITDA", "Earnings before interest, taxes, depreciation and amortisation: operating earnings.", "builtin", 1.4, match="term")
 
@@ -158,7 +165,10 @@ def test_build_shows_runs_and_evaluation(home):
     assert [p.label for p in pane_updates] == ["Answer A", "Answer B", "Answer C"]
     assert sources_md == "" and "EBITDA" in held and reveal_btn.visible is True
     by_kind = dict(zip(order, [p.value for p in pane_updates]))
-    assert by_kind == {"base": "base answer", "tuned": "tuned answer", "rag": GROUNDED}
+    assert by_kind["rag"] == GROUNDED
+    # the run is a classifier: base and tuned both answer with a scored label, not free text
+    assert by_kind["base"].startswith("**bearish** (") and by_kind["tuned"].startswith("**bearish** (")
+    assert "classifier over bearish, bullish, neutral" in by_kind["tuned"]
     *labels, shown_sources, btn = _fn(demo, "do_reveal")(order, name, held)
     assert all("=" in lab.label for lab in labels) and shown_sources == held and btn.visible is False
     tuned_pane = order.index("tuned")

@@ -152,6 +152,14 @@ def test_a_partial_phrase_match_is_offered_not_stated():
     assert answer.text == 'The glossary has no entry for "carbon yield spread". Closest terms: yield spread.'
 
 
+def test_reverse_questions_count_as_asking_for_a_term():
+    from rag.answer import asks_definition
+
+    assert asks_definition("Which term means money a bank owes back on demand?")
+    assert asks_definition("What do you call a promise by a bank to pay a seller?")
+    assert not asks_definition("Is this tweet bullish? 'Apple beats estimates and raises guidance'")
+
+
 def test_other_questions_get_the_models_own_answer_marked_as_such():
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
     answer, engine = ask("Is this tweet bullish? 'Apple beats estimates and raises guidance'", "Bullish.", history=history,
