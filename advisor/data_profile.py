@@ -56,7 +56,8 @@ def load_pairs(path: str | Path, limit: int | None = None) -> tuple[list[str], l
     """(inputs, outputs, contexts or None, (input_field, output_field, context_field)) from a data file.
 
     Read and mapped by the trainer's loader (``trainer.data``: its formats, encodings and column aliases), so the
-    advisor accepts exactly the files the Train tab accepts. Labels stay as written (no label-name map).
+    advisor accepts exactly the files the Train tab accepts, and names labels as the trainer will (its known label
+    maps, e.g. 0/1/2 -> bearish/bullish/neutral for the financial-tweet data).
     """
     from trainer.data import CONTEXT_COLUMNS, detect_spec, map_rows, read_table
     from trainer.errors import TrainerError
@@ -70,6 +71,8 @@ def load_pairs(path: str | Path, limit: int | None = None) -> tuple[list[str], l
         ds = ds.select(range(min(limit, ds.num_rows)))
     try:
         spec = detect_spec(list(ds.column_names))
+        if spec.shape == "text_label":  # as the trainer does: a known label map for these label values
+            spec = detect_spec(list(ds.column_names), sample_labels=ds[spec.completion_column])
     except TrainerError as exc:
         raise AdvisorError(f"{path.name}: could not tell input from output. {exc}") from None
     examples, _ = map_rows(ds, spec)

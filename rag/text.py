@@ -27,6 +27,7 @@ _LEADING = re.compile(
     r"(?:tell me|explain|describe)(?: to me)?(?: about| what)?|"
     r"what (?:is|are|'s) (?:the )?(?:meaning|definition) of|"
     r"what is meant by|what do (?:you|we) mean by|what do you call|"
+    r"(?:which|what) (?:term|word|name|concept) (?:means|refers to|describes|is used for|stands for)|"
     r"what (?:is|are|was|were)|what's|whats|what does|what do|who (?:is|are)|"
     r"how (?:do|does|would) (?:you|one|i) define|how (?:is|are) .+? defined$|"
     r"(?:the )?(?:meaning|definition) of|define|definition:|meaning:|"

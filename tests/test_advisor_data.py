@@ -25,7 +25,7 @@ def test_real_data_kinds(shared_data, rel, kind):
 def test_sent_train_profile(shared_data):
     p = profile(shared_data / "twitter_fin_sentiment" / "sent_train.csv")
     assert (p.n_rows, p.distinct_outputs, p.input_field, p.output_field) == (9543, 3, "text", "label")
-    assert sorted(p.labels) == ["0", "1", "2"]
+    assert sorted(p.labels) == ["bearish", "bullish", "neutral"]  # named as the trainer names them (known label map)
 
 
 def _write_jsonl(path, rows):
