@@ -3,6 +3,8 @@ rag.answer, and each grounded answer's plain text and hits kept in state (not pa
 
 from __future__ import annotations
 
+from functools import partial
+
 import gradio as gr
 import pytest
 
@@ -43,8 +45,8 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _answer_fn(demo):
-    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "answer")
+def _answer_fn(shared):
+    return partial(chat_tab.answer, shared)
 
 
 def test_glossary_is_on_by_default_once_an_index_exists_and_says_so(home):
@@ -62,9 +64,7 @@ def test_glossary_is_on_by_default_once_an_index_exists_and_says_so(home):
 def test_grounded_answers_keep_their_hits_in_state_and_are_sent_back_as_plain_text(home, monkeypatch):
     monkeypatch.setattr("rag.answer.minilm_similarity", lambda name=None: lambda sentence, sources: 0.0)
     shared = Shared()
-    with gr.Blocks() as demo:
-        chat_tab.build(shared)
-    answer = _answer_fn(demo)
+    answer = _answer_fn(shared)
     history = [{"role": "user", "content": "What is EBITDA?"}]
     history, grounded = list(answer(history, "", True, "Be brief.", 0.7, 0.9, 64, {}))[-1]
     shown = history[-1]["content"]
@@ -85,8 +85,6 @@ def test_grounded_answers_keep_their_hits_in_state_and_are_sent_back_as_plain_te
 
 def test_glossary_off_is_the_plain_model(home):
     shared = Shared()
-    with gr.Blocks() as demo:
-        chat_tab.build(shared)
-    history, grounded = list(_answer_fn(demo)([{"role": "user", "content": "What is EBITDA?"}], "", False, "", 0.7, 0.9, 64, {}))[-1]
+    history, grounded = list(_answer_fn(shared)([{"role": "user", "content": "What is EBITDA?"}], "", False, "", 0.7, 0.9, 64, {}))[-1]
     assert history[-1]["content"] == "Sure." and grounded == {}
     assert shared._engine.calls[-1] == [{"role": "user", "content": "What is EBITDA?"}]

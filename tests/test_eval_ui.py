@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 import re
 import sys
 
@@ -138,8 +139,6 @@ def test_blind_order_and_labels():
     assert ct.pane_labels(list(ct.KINDS), False, False, "r")[0] == "Base model (adapters off)"
 
 
-def _fn(demo, name):
-    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
 
 
 def test_build_shows_runs_and_evaluation(home):
@@ -159,7 +158,7 @@ def test_build_shows_runs_and_evaluation(home):
     assert len(examples) > 0 and len(regression) == len(ev.load_regression_questions())
 
     # blind mode through the real handlers: names hidden, sources held back, then revealed
-    answer = _fn(demo, "answer")
+    answer = partial(ct.answer, shared)
     frames = list(answer("What is EBITDA?", run_id, True, 0.0, 0.9, 64, 1.1))
     *pane_updates, sources_md, order, name, held, reveal_btn = frames[-1]
     assert [p.label for p in pane_updates] == ["Answer A", "Answer B", "Answer C"]
@@ -169,7 +168,7 @@ def test_build_shows_runs_and_evaluation(home):
     # the run is a classifier: base and tuned both answer with a scored label, not free text
     assert by_kind["base"].startswith("**bearish** (") and by_kind["tuned"].startswith("**bearish** (")
     assert "classifier over bearish, bullish, neutral" in by_kind["tuned"]
-    *labels, shown_sources, btn = _fn(demo, "do_reveal")(order, name, held)
+    *labels, shown_sources, btn = ct.do_reveal(order, name, held)
     assert all("=" in lab.label for lab in labels) and shown_sources == held and btn.visible is False
     tuned_pane = order.index("tuned")
     assert labels[tuned_pane].label.endswith("Fine-tuned: sentiment")
@@ -185,9 +184,8 @@ def test_unevaluated_run_and_no_run(home):
 
 
 def test_blind_mode_needs_a_run(home):
-    with gr.Blocks() as demo:
-        ct.build(FakeShared())
+    answer = partial(ct.answer, FakeShared())
     with pytest.raises(gr.Error, match="Blind mode needs"):
-        list(_fn(demo, "answer")("q", None, True, 0.0, 0.9, 64, 1.1))
+        list(answer("q", None, True, 0.0, 0.9, 64, 1.1))
     with pytest.raises(gr.Error, match="Type a question"):
-        list(_fn(demo, "answer")("  ", None, False, 0.0, 0.9, 64, 1.1))
+        list(answer("  ", None, False, 0.0, 0.9, 64, 1.1))

@@ -9,6 +9,7 @@ rendered citations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 
@@ -115,71 +116,72 @@ def build(shared) -> ChatTab:
                 top_p = gr.Slider(0.05, 1, value=GenerationSettings.top_p, step=0.05, label="Top-p")
                 max_new_tokens = gr.Slider(16, 1024, value=GenerationSettings.max_new_tokens, step=16, label="Max new tokens")
 
-    @user_errors
-    def answer(history, adapter_path, glossary_on, system_prompt, temp, topp, max_new, grounded):
-        from fintune.engine import GenerationSettings
-
-        settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new))
-        position = len(history)  # where this answer goes; turns from a regenerated answer on are stale
-        grounded = {k: v for k, v in (grounded or {}).items() if int(k) < position}
-        history = history + [{"role": "assistant", "content": ""}]
-        text = ""
-        from trainer.predict import classifier_run, classify, label_markdown
-
-        classifier = classifier_run(adapter_path)
-        if classifier is not None:  # a classification run answers with a label and its probability
-            scores = classify(shared.engine(), classifier, message_text(history[-2]["content"]))
-            history[-1] = {"role": "assistant", "content": label_markdown(scores, classifier, f"Run {classifier.name}")}
-            yield history, grounded
-            return
-        if glossary_on:
-            from rag.answer import GroundedAnswer, answer_stream
-
-            prior = history_to_messages(history[:-2], "", grounded)
-            question_text = message_text(history[-2]["content"])
-            for item in answer_stream(question_text, shared.glossary(), shared.engine(), history=prior, settings=settings,
-                                      system=system_prompt, adapter=adapter_path or None):
-                if isinstance(item, GroundedAnswer):
-                    grounded[str(position)] = {"text": item.text, "kind": item.kind, "hits": [h.to_dict() for h in item.hits]}
-                    history[-1] = {"role": "assistant", "content": item.markdown()}
-                else:
-                    text += item
-                    history[-1] = {"role": "assistant", "content": text}
-                yield history, grounded
-            return
-        messages = history_to_messages(history[:-1], system_prompt, grounded)
-        for delta in shared.engine().stream(messages, settings, adapter=adapter_path or None):
-            text += delta
-            history[-1] = {"role": "assistant", "content": text}
-            yield history, grounded
-
-    def add_question(text, history):
-        if not text.strip():
-            raise gr.Error("Type a question first.")
-        return "", history + [{"role": "user", "content": text.strip()}]
-
-    def drop_last_answer(history):
-        while history and history[-1]["role"] == "assistant":
-            history = history[:-1]
-        if not history:
-            raise gr.Error("Nothing to regenerate yet: ask a question first.")
-        return history
-
     grounded = gr.State({})  # per user: message position -> {"text", "kind", "hits"} of each glossary answer
     gen_inputs = [chatbot, adapter, use_glossary, system, temperature, top_p, max_new_tokens, grounded]
     gen_outputs = [chatbot, grounded]
     # Public API (gradio_client): /chat_add_question then /chat_answer; the other triggers repeat them privately.
+    answer_with = partial(answer, shared)
     click = send.click(add_question, [question, chatbot], [question, chatbot], queue=False, api_name="chat_add_question").then(
-        answer, gen_inputs, gen_outputs, api_name="chat_answer")
+        answer_with, gen_inputs, gen_outputs, api_name="chat_answer")
     private = dict(api_visibility="private")
-    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False, **private).then(answer, gen_inputs, gen_outputs, **private)
-    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False, **private).then(answer, gen_inputs, gen_outputs, **private)
+    submit = question.submit(add_question, [question, chatbot], [question, chatbot], queue=False, **private).then(answer_with, gen_inputs, gen_outputs, **private)
+    again = regenerate.click(drop_last_answer, chatbot, chatbot, queue=False, **private).then(answer_with, gen_inputs, gen_outputs, **private)
     stop.click(None, cancels=[submit, click, again], **private)
     clear.click(lambda: ([], {}), None, [chatbot, grounded], queue=False, **private)
     use_glossary.change(glossary_status, use_glossary, glossary_note, queue=False, **private)
 
     refresh.click(refreshed_adapters, adapter, adapter, **private)
     return ChatTab(chatbot=chatbot, adapter=adapter, info=info, use_glossary=use_glossary, glossary_note=glossary_note)
+
+
+@user_errors
+def answer(shared, history, adapter_path, glossary_on, system_prompt, temp, topp, max_new, grounded):
+    """Stream the next answer: a classification run's label, a glossary-grounded answer, or the plain model."""
+    settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new))
+    position = len(history)  # where this answer goes; turns from a regenerated answer on are stale
+    grounded = {k: v for k, v in (grounded or {}).items() if int(k) < position}
+    history = history + [{"role": "assistant", "content": ""}]
+    text = ""
+    from trainer.predict import classifier_run, classify, label_markdown
+
+    classifier = classifier_run(adapter_path)
+    if classifier is not None:  # a classification run answers with a label and its probability
+        scores = classify(shared.engine(), classifier, message_text(history[-2]["content"]))
+        history[-1] = {"role": "assistant", "content": label_markdown(scores, classifier, f"Run {classifier.name}")}
+        yield history, grounded
+        return
+    if glossary_on:
+        from rag.answer import GroundedAnswer, answer_stream
+
+        prior = history_to_messages(history[:-2], "", grounded)
+        question_text = message_text(history[-2]["content"])
+        for item in answer_stream(question_text, shared.glossary(), shared.engine(), history=prior, settings=settings,
+                                  system=system_prompt, adapter=adapter_path or None):
+            if isinstance(item, GroundedAnswer):
+                grounded[str(position)] = {"text": item.text, "kind": item.kind, "hits": [h.to_dict() for h in item.hits]}
+                history[-1] = {"role": "assistant", "content": item.markdown()}
+            else:
+                text += item
+                history[-1] = {"role": "assistant", "content": text}
+            yield history, grounded
+        return
+    messages = history_to_messages(history[:-1], system_prompt, grounded)
+    for delta in shared.engine().stream(messages, settings, adapter=adapter_path or None):
+        text += delta
+        history[-1] = {"role": "assistant", "content": text}
+        yield history, grounded
+
+def add_question(text, history):
+    if not text.strip():
+        raise gr.Error("Type a question first.")
+    return "", history + [{"role": "user", "content": text.strip()}]
+
+def drop_last_answer(history):
+    while history and history[-1]["role"] == "assistant":
+        history = history[:-1]
+    if not history:
+        raise gr.Error("Nothing to regenerate yet: ask a question first.")
+    return history
 
 
 def glossary_default():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -249,47 +250,50 @@ def build(shared) -> CompareTab:
     tab = CompareTab(run=run, question=question, panes=panes, sources=sources, eval_summary=eval_summary,
                      eval_table=eval_table, confusion=confusion, examples=examples, regression=regression)
 
-    @user_errors
-    def answer(question_text, run_id, blind_on, temp, topp, max_new, rep):
-        from fintune.engine import GenerationSettings
-
-        question_text = (question_text or "").strip()
-        if not question_text:
-            raise gr.Error("Type a question first.")
-        info = _run_info(run_id)
-        if blind_on and info is None:
-            raise gr.Error("Blind mode needs a fine-tuned run: pick one above (or turn blind mode off).")
-        adapter = str(info.adapter_dir) if info is not None and info.adapter_dir else None
-        name = info.name if info is not None else None
-        settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new), repetition_penalty=rep)
-        blind_on = bool(blind_on)
-        order = pane_order(blind_on)
-        labels = pane_labels(order, blind_on, False, name)
-        for texts, src in compare_stream(shared, question_text, adapter, settings, order=order):
-            yield (*[gr.Textbox(value=t, label=lab) for t, lab in zip(texts, labels)],
-                   "" if blind_on else src, order, name, src, gr.Button(visible=blind_on))
-
-    def do_reveal(order, name, held_sources):
-        labels = pane_labels(order, True, True, name)
-        return (*[gr.Textbox(label=lab) for lab in labels], held_sources, gr.Button(visible=False))
-
-    @user_errors
-    def run_evaluation(run_id, progress=gr.Progress()):
-        from trainer.evaluate import evaluate_run
-
-        info = _run_info(run_id)
-        if info is None:
-            raise gr.Error("Pick a fine-tuned run first.")
-        report = evaluate_run(info.run_dir, progress=lambda frac, msg: progress(frac, desc=msg))
-        return render_report(report, info.run_dir)
-
     ask_inputs = [question, run, blind, temperature, top_p, max_new_tokens, repetition_penalty]
     ask_outputs = [*panes, sources, order_state, name_state, sources_state, reveal]
-    submit = question.submit(answer, ask_inputs, ask_outputs)
-    click = ask.click(answer, ask_inputs, ask_outputs)
+    answer_with = partial(answer, shared)
+    submit = question.submit(answer_with, ask_inputs, ask_outputs)
+    click = ask.click(answer_with, ask_inputs, ask_outputs)
     stop.click(None, cancels=[submit, click])
     reveal.click(do_reveal, [order_state, name_state, sources_state], [*panes, sources, reveal])
     refresh.click(refreshed_runs, run, run)
     run.change(user_errors(load_eval_view), run, tab.eval_outputs)
     evaluate.click(run_evaluation, run, tab.eval_outputs)
     return tab
+
+
+@user_errors
+def answer(shared, question_text, run_id, blind_on, temp, topp, max_new, rep):
+    """Stream the three panes (in blind mode shuffled and unnamed; the sources held back until the reveal)."""
+    question_text = (question_text or "").strip()
+    if not question_text:
+        raise gr.Error("Type a question first.")
+    info = _run_info(run_id)
+    if blind_on and info is None:
+        raise gr.Error("Blind mode needs a fine-tuned run: pick one above (or turn blind mode off).")
+    adapter = str(info.adapter_dir) if info is not None and info.adapter_dir else None
+    name = info.name if info is not None else None
+    settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new), repetition_penalty=rep)
+    blind_on = bool(blind_on)
+    order = pane_order(blind_on)
+    labels = pane_labels(order, blind_on, False, name)
+    for texts, src in compare_stream(shared, question_text, adapter, settings, order=order):
+        yield (*[gr.Textbox(value=t, label=lab) for t, lab in zip(texts, labels)],
+               "" if blind_on else src, order, name, src, gr.Button(visible=blind_on))
+
+def do_reveal(order, name, held_sources):
+    """Name the panes and show the held-back sources."""
+    labels = pane_labels(order, True, True, name)
+    return (*[gr.Textbox(label=lab) for lab in labels], held_sources, gr.Button(visible=False))
+
+@user_errors
+def run_evaluation(run_id, progress=gr.Progress()):
+    """(Re)compute the chosen run's held-out evaluation and show it."""
+    from trainer.evaluate import evaluate_run
+
+    info = _run_info(run_id)
+    if info is None:
+        raise gr.Error("Pick a fine-tuned run first.")
+    report = evaluate_run(info.run_dir, progress=lambda frac, msg: progress(frac, desc=msg))
+    return render_report(report, info.run_dir)
