@@ -56,6 +56,22 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[str], test_texts: 
             "per_class_f1": {lab: float(f) for lab, f in zip(labels, per_class)}}
 
 
+def advise(train_csv: Path, budget: float | None, env: dict, timings: dict) -> dict | None:
+    """``fintune advise --json`` on the upload: the recommendation with its plan (None when it is not fine-tuning)."""
+    started = time.time()
+    advise_args = ["advise", GOAL, "--data", str(train_csv), "--json"] + (["--time-budget", str(budget)] if budget else [])
+    advice = fintune(*advise_args, env=env)
+    timings["advise_s"] = round(time.time() - started, 1)
+    if advice.returncode != 0:
+        print(advice.stderr, file=sys.stderr)
+        return None
+    rec = json.loads(advice.stdout)
+    if rec["approach"] not in ("finetune", "both") or not rec.get("plan"):
+        print(f"The advisor did not recommend fine-tuning: {rec['approach']}", file=sys.stderr)
+        return None
+    return rec
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -66,6 +82,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="Plumbing only: small data, short budget.")
     parser.add_argument("--report-rows", type=int, default=1000, help="Report-split rows to score (default all 1,000).")
     parser.add_argument("--time-budget", type=float, default=None, help="Passed to `fintune advise` (default: the advisor's default budget).")
+    parser.add_argument("--reuse-run", action="store_true", help="Skip advise + train: evaluate the finished run named 'quality' in --home (its plan.json is the advisor's).")
     parser.add_argument("--home", default=None, help="FINTUNE_HOME to use (default: a new temp folder: no earlier runs, built-in calibration).")
     args = parser.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="fintune-quality-"))
@@ -79,26 +96,20 @@ def main() -> int:
         report_rows, budget = min(report_rows, 100), budget or 2.0
 
     timings: dict[str, float] = {}
-    started = time.time()
-    advise_args = ["advise", GOAL, "--data", str(train_csv), "--json"] + (["--time-budget", str(budget)] if budget else [])
-    advice = fintune(*advise_args, env=env)
-    if advice.returncode != 0:
-        print(advice.stderr, file=sys.stderr)
-        return 1
-    rec = json.loads(advice.stdout)
-    timings["advise_s"] = round(time.time() - started, 1)
-    if rec["approach"] not in ("finetune", "both") or not rec.get("plan"):
-        print(f"The advisor did not recommend fine-tuning: {rec['approach']}", file=sys.stderr)
-        return 1
     plan_path = home / "plan.json"
-    plan_path.write_text(json.dumps(rec["plan"], indent=2))
+    if args.reuse_run:
+        rec = {"approach": "finetune", "confidence": None, "plan": json.loads(plan_path.read_text())}
+    else:
+        rec = advise(train_csv, budget, env, timings)
+        if rec is None:
+            return 1
+        plan_path.write_text(json.dumps(rec["plan"], indent=2))
+        started = time.time()
+        train = fintune("train", str(train_csv), "--plan", str(plan_path), "--run-name", "quality", "--no-eval", env=env, capture=False)
+        timings["train_cli_s"] = round(time.time() - started, 1)
+        if train.returncode != 0:
+            return 1
     estimate = rec["plan"].get("time_estimate") or {}
-
-    started = time.time()
-    train = fintune("train", str(train_csv), "--plan", str(plan_path), "--run-name", "quality", "--no-eval", env=env, capture=False)
-    timings["train_cli_s"] = round(time.time() - started, 1)
-    if train.returncode != 0:
-        return 1
     run = next(r for r in json.loads(fintune("runs", "--json", env=env).stdout) if r["name"] == "quality")
     run_dir = home / "runs" / run["id"]
     record = json.loads((run_dir / "run.json").read_text())
