@@ -127,7 +127,7 @@ def main() -> int:
         return 1
     report = json.loads(out.read_text())
 
-    trained = [json.loads(line) for line in (run_dir / "data" / "train.jsonl").read_text().splitlines() if line.strip()]
+    trained = [json.loads(line) for line in (run_dir / "data" / "train.jsonl").read_text(encoding="utf-8").split("\n") if line.strip()]
     upload = read_csv(train_csv)
     test = read_csv(report_csv)[:report_rows]
     test_texts, test_labels = [r["text"] for r in test], [LABEL_NAMES[r["label"]] for r in test]

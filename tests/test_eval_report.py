@@ -326,3 +326,10 @@ def test_cli_unknown_run(tmp_path, monkeypatch):
     monkeypatch.setenv("FINTUNE_HOME", str(tmp_path))
     with pytest.raises(TrainerError, match="fintune runs"):
         ev.resolve_run_dir("no-such-run")
+
+
+def test_rows_with_unicode_line_separators_are_read(tmp_path):
+    """Tweets contain U+2028; a JSONL row is one '\\n'-terminated line, not what str.splitlines() calls a line."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"prompt": "up\u2028and away", "completion": "bullish"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert ev.read_rows(path) == [{"prompt": "up\u2028and away", "completion": "bullish"}]

@@ -50,7 +50,7 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     """Read a run split: JSONL rows ``{"prompt", "completion"}`` (as ``data/val.jsonl``)."""
     path = Path(path).expanduser()
     try:
-        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
     except FileNotFoundError:
         raise TrainerError(f"Evaluation data {path} does not exist. Pass a CSV/JSON/JSONL file with `--data FILE`.") from None
     except (OSError, ValueError) as exc:
