@@ -19,7 +19,7 @@ SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restart
 QUANTIZATIONS = ("none", "nf4")
 DTYPES = ("bfloat16", "float16", "float32")
 CHOICES = {"optimizer": OPTIMIZERS, "lr_scheduler": SCHEDULERS, "quantization": QUANTIZATIONS, "compute_dtype": DTYPES}
-FORM_HIDDEN = ("reasons", "memory_estimate")  # set by the advisor, not edited in a form
+FORM_HIDDEN = ("reasons", "memory_estimate", "time_estimate")  # set by the advisor, not edited in a form
 
 # Our optimizer names -> transformers' ``optim`` strings. Lion comes from bitsandbytes (8-bit state).
 _HF_OPTIM = {"adamw": "adamw_torch", "adafactor": "adafactor", "lion": "lion_8bit", "sgd": "sgd"}
@@ -139,8 +139,8 @@ class TrainPlan:
             if name == "lora_target_modules" and not isinstance(value, list):
                 text = str(value or "").strip()
                 value = "all-linear" if text in ("", "all-linear") else [t.strip() for t in text.split(",") if t.strip()]
-            elif name == "neftune_noise_alpha":
-                value = float(value) if value else None
+            elif name in ("neftune_noise_alpha", "train_rows"):  # empty / 0 in a form = off / all rows
+                value = (float(value) if name == "neftune_noise_alpha" else int(value)) if value else None
             elif name in int_fields and isinstance(value, float) and value.is_integer():
                 value = int(value)
             data[name] = value
