@@ -27,6 +27,11 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
               r"decisions|rulings|results|listings|statements|thresholds|brackets)")
 
 
+_DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
+             r"notes|minutes|knowledge base|wiki|faqs?|polic(?:y|ies)|procedures|guidelines|rulebooks?|circulars?|"
+             r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?)")
+
+
 @dataclass(frozen=True)
 class Criterion:
     key: str
@@ -42,12 +47,19 @@ CRITERIA: tuple[Criterion, ...] = (
               "only after many epochs and goes stale when they change",
               (rf"\b(?:know|learn|teach|memori[sz]e|absorb|retain|be aware of|keep up with|stay (?:current|up to date) with)"
                rf"(?:\s+{_W}){{0,5}}\s+(?:new|updated|latest|fresh|the latest)\s+{_FACT_NOUN}\b",
-               rf"\b(?:new|updated|fresh|latest)\s+(?:facts|knowledge|information)\b")),
+               rf"\b(?:new|updated|fresh|latest)\s+(?:facts|knowledge|information)\b",
+               rf"\bmemori[sz]e(?:\s+{_W}){{0,4}}\s+{_DOC_NOUN}\b",
+               rf"\bteach(?:\s+{_W}){{0,3}}\s+(?:our|my|the|all (?:of )?our)\s+(?:{_W}\s+){{0,2}}{_DOC_NOUN}\b"
+               r"(?!\s+(?:format|style|template|layout|structure|tone|voice|wording style))",
+               rf"\b(?:teach|train|tune|fine[- ]?tune|feed)\b(?:\s+{_W}){{0,8}}\s+{_DOC_NOUN}\b(?:\s+{_W}){{0,8}}\s+"
+               r"(?:so (?:that )?|and then |then |and )(?:\w+\s+){0,2}(?:can|could|will|would)\s+(?:\w+\s+){0,2}"
+               r"(?:ask|answer|tell|look up|find|query|recall|know|say)\b")),
     Criterion("new_facts", "rag", "know new or changing facts",
               "retrieval keeps them current and citable; fine-tuning learns facts only after many epochs and "
               "goes stale when they change",
               (rf"\b{_FRESH}(?:\s+{_W}){{0,3}}\s+{_FACT_NOUN}\b",
-               r"\b(?:chang(?:e|es|ed|ing)|updated?|revised|refreshed|republished|published|amended)\s+(?:every|each|"
+               r"\b(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|revis(?:e|es|ed|ing)|refresh(?:es|ed)?|republish(?:es|ed)?|"
+               r"publish(?:es|ed)?|amend(?:s|ed)?)\s+(?:it\s+|them\s+|this\s+)?(?:every|each|"
                r"weekly|daily|monthly|quarterly|yearly|annually|often|regularly|frequently|constantly|all the time|"
                r"several times)\b",
                r"\b(?:constantly|frequently|regularly|often|keeps?|keep on)\s+(?:chang|updat|revis)\w*",
@@ -56,8 +68,10 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("cite_or_quote", "rag", "cite or quote the source",
               "retrieval returns the exact passage to quote and point to; a fine-tuned model cannot show where an "
               "answer came from",
-              (r"\b(?:cite|cites|citing|citation|citations|quote|quotes|quoting|verbatim|word[- ]for[- ]word|"
-               r"exact wording)\b",
+              (r"\b(?:cite|cites|citing|citation|citations|verbatim|word[- ]for[- ]word|exact wording)\b",
+               # a price, bond or insurance quote is an offer, not a citation
+               r"(?<!price )(?<!structured )(?<!bond )(?<!rate )(?<!fx )(?<!insurance )(?<!premium )(?<!dealer )"
+               r"(?<!firm )(?<!a )(?<!two-way )\b(?:quote|quotes|quoting)\b(?!\s+(?:requests?|prices?|levels?|sheets?))",
                r"\b(?:with|give|giving|show|showing|name|naming|include|including|add|adding|plus|and)\s+(?:the\s+|a\s+|its\s+)?"
                r"(?:sources?|references?|page (?:numbers?|references?)|section numbers?|clause numbers?)\b",
                r"\bpoint(?:s|ing)? (?:to|at) the (?:paragraph|section|clause|page|document|rule|source|passage)\b",
@@ -94,7 +108,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"sectors|tags|intents|reason codes|topics|segments|tiers)\b",
                rf"\b(?:labelled|labeled|annotated|tagged|graded|classified|hand-labelled|hand-labeled|historical|past)"
                rf"(?:\s+{_W}){{0,3}}\s+(?:examples?|history|cases|tickets|alerts|rows|decisions|records|transactions|"
-               r"claims|emails|messages|data|dataset|samples|calls|reviews|applications|items)\b",
+               r"claims|emails|messages|data|dataset|samples|calls|reviews|applications|items|sets?|corpus)\b",
+               r"\b(?:code|coding|map|mapping|assign|assigning|route|routing|sort|sorting|bucket|bucketing)\s+(?:\w+\s+){0,3}"
+               r"(?:to|into)\s+(?:the\s+|our\s+|a\s+|one of (?:the|our)\s+)?(?:right\s+|correct\s+)?(?:[\w-]+\s+){0,2}"
+               r"(?:accounts|account codes|gl codes|cost centres|cost centers|categories|queues|buckets|classes|labels)\b",
                r"\b(?:input[- ]?(?:→|->|to|-to-)[- ]?output|input/output)\b",
                r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b")),
     Criterion("schema", "finetune", "produce your fixed format or schema",
@@ -112,7 +129,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?:jargon|terminology|vocabulary|language|lingo|domain|texts|writing)\b",
                r"\b(?:new|specialised|specialized|niche|technical|unfamiliar) (?:textual |text |language )?domain\b",
                r"\b(?:speak|write|understand|read) (?:in )?(?:the|our) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
-               r"language of)\b")),
+               r"language of)\b",
+               r"\b(?:shorthand|slang|lingo|argot)\s+(?:of|used by|that)\b",
+               r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"
+               r"(?:shorthand|slang|abbreviations)\b")),
     Criterion("style", "finetune", "behave consistently in your style or voice",
               "fine-tuning on your examples instils the behaviour so every answer keeps it",
               (rf"\b{_OWN}(?:\s+{_W}){{0,4}}\s+(?:voice|tone|style|persona|register|manner|house style|way of writing|"
@@ -146,7 +166,11 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:any|an?|the)\s+(?:off[- ]the[- ]shelf\s+|general[- ]purpose\s+|ordinary\s+|standard\s+|"
                r"instruct(?:ion)?[- ]tuned\s+|pre-?trained\s+|base\s+)?(?:chat ?bot|chat model|assistant|llm|model|ai)"
                r"\s+(?:can|could|would|already|should be able to)\s+(?:already\s+)?(?:do|does|handle|manage)\b",
-               r"\bout of the box\b")),
+               r"\bout of the box\b",
+               r"\bgeneric\s+(?:\w+\s+){0,2}(?:summar(?:y|ies)|emails?|letters?|answers?|explanations?|copy|descriptions?|"
+               r"posts?|replies|responses|text)\b",
+               r"\bhelp (?:me|us)\s+(?:make|write|draft|come up with|put together|brainstorm|think of|prepare)\s+"
+               r"(?:a |an |some )?(?:short |quick |simple )?(?:list|checklist|ideas|questions|outline)\b")),
 )
 _COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.patterns)) for c in CRITERIA)
 BY_KEY = {c.key: c for c in CRITERIA}

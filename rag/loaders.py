@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from fintune.text_files import decode_user_text
 from rag.entries import Entry
 from rag.errors import RagError
 from rag.text import norm
@@ -129,21 +130,7 @@ def _read_text(path: Path) -> str:
         raise RagError(f"Could not read {path}: {exc.strerror or exc}. Check the file permissions.") from exc
     if not data.strip():
         raise RagError(f"{path.name} is empty. A glossary file needs rows with a term and a definition.")
-    head = data[:8192]
-    if head.startswith(b"PK\x03\x04"):
-        raise RagError(f"{path.name} is a zip/Excel file, not text. Save the sheet as CSV (UTF-8) and import that.")
-    if head.startswith(b"%PDF"):
-        raise RagError(f"{path.name} is a PDF. Export the glossary as CSV, JSON or JSONL first.")
-    if b"\x00" in head:
-        raise RagError(f"{path.name} looks like a binary file, not a CSV/JSON/JSONL glossary. Export it as UTF-8 text.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RagError(
-            f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}). "
-            "Re-save it with UTF-8 encoding (e.g. 'CSV UTF-8' in Excel, or `iconv -f latin1 -t utf-8`)."
-        ) from None
+    return decode_user_text(data, path.name, RagError, "a CSV/JSON/JSONL glossary")
 
 
 def _detect_format(path: Path, text: str) -> str:

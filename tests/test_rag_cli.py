@@ -65,7 +65,7 @@ def test_import_stats_and_bad_file(home, capsys, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_bytes("term,definition\ncaf\u00e9,x\n".encode("latin-1"))
     code, out, err = run(capsys, "kb", "import", str(bad))
-    assert code == 1 and err.startswith("error: bad.csv is not UTF-8") and "Traceback" not in err
+    assert code == 1 and err.startswith("error: 'bad.csv' is not UTF-8") and "Traceback" not in err
     code, out, _ = run(capsys, "kb", "stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["sources"]["desk"] == 1 and stats["entries"] == stats["sources"]["builtin"] + 1

@@ -56,8 +56,8 @@ def test_explicit_mapping_and_json_shapes(tmp_path):
         ("cols.csv", "word_id,notes\n1,hello\n", r"no column for `term` and `definition`.*Found columns: word_id, notes.*--map"),
         ("one.csv", "justonecolumn\nfoo\n", r"only one column"),
         ("bin.csv", b"term,definition\n\x00\x01\x02binary", r"binary file"),
-        ("sheet.csv", b"PK\x03\x04rest-of-zip", r"zip/Excel"),
-        ("latin.csv", "term,definition\ncaf\u00e9,a place\n".encode("latin-1"), r"not UTF-8 text \(byte 0xe9 on line 2\).*UTF-8"),
+        ("sheet.csv", b"PK\x03\x04rest-of-zip", r"zip or Excel workbook"),
+        ("latin.csv", "term,definition\ncaf\u00e9,a place\n".encode("latin-1"), r"not UTF-8 text \(bad byte 0xe9 on line 2\).*UTF-8"),
         ("bad.json", '[{"term": "a", "definition": "b"},', r"not valid JSON: .* line 1"),
         ("scalar.json", "42", r"not a list of entries"),
         ("garbage.jsonl", "not json\nstill not\n", r"not JSON Lines"),
@@ -66,6 +66,21 @@ def test_explicit_mapping_and_json_shapes(tmp_path):
 def test_unusable_files_get_clear_messages(tmp_path, name, content, message):
     with pytest.raises(RagError, match=message):
         load_file(write(tmp_path, name, content))
+
+
+def test_glossary_and_training_uploads_share_one_decoder(tmp_path):
+    """Excel's UTF-16 "Unicode text" export loads as a glossary too, and a bad byte reads the same in both loaders."""
+    from trainer.errors import TrainerError
+    from trainer.table import read_table
+
+    unicode_text = write(tmp_path, "excel.csv", "term,definition\nGizmo yield,A made-up yield on gizmos.\n".encode("utf-16"))
+    assert [(e.term, e.definition) for e in load_file(unicode_text).entries] == [("Gizmo yield", "A made-up yield on gizmos.")]
+    latin = write(tmp_path, "latin.csv", "question,answer\ncaf\u00e9,a place\n".encode("latin-1"))
+    with pytest.raises(RagError) as from_glossary:
+        load_file(latin)
+    with pytest.raises(TrainerError) as from_upload:
+        read_table(latin)
+    assert str(from_glossary.value) == str(from_upload.value)
 
 
 def test_missing_file_and_folder(tmp_path):

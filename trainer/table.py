@@ -7,7 +7,6 @@ whole raise ``TrainerError`` naming the fix. Mapping columns to training pairs i
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import re
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fintune.text_files import decode_user_text, encoding_of
 from trainer.errors import TrainerError
 
 FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
@@ -61,20 +61,6 @@ _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def _encoding_of(data: bytes) -> str:
-    """UTF-8, UTF-8 with a BOM, or UTF-16 (Excel's "Unicode text" export), from the BOM or the NUL pattern."""
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16"
-    head = data[:4096]
-    if len(head) >= 4 and head[1::2].count(0) > 0.4 * len(head[1::2]) and head[0::2].count(0) == 0:
-        return "utf-16-le"
-    if len(head) >= 4 and head[0::2].count(0) > 0.4 * len(head[0::2]) and head[1::2].count(0) == 0:
-        return "utf-16-be"
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    return "utf-8"
-
-
 def _delimiter_of(header: str, suffix: str) -> str:
     """The header's delimiter: the candidate that splits it most (outside quotes); TSV files are tab-separated."""
     if suffix == ".tsv":
@@ -107,28 +93,8 @@ def _check_bytes(path: Path, limits: UploadLimits) -> FileFormat:
                 raise TrainerError(f"'{path.name}' is not a valid Parquet file (no PAR1 header). Export it again as Parquet, or as CSV.")
         return FileFormat(suffix)
     data = path.read_bytes()
-    encoding = _encoding_of(data)
-    if encoding.startswith("utf-16"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            raise TrainerError(
-                f"'{path.name}' looks like UTF-16 text (Excel's \"Unicode text\") but does not decode as UTF-16. "
-                "Re-save it as UTF-8 (in Excel: Save As -> 'CSV UTF-8')."
-            ) from None
-    else:
-        if b"\x00" in data[: 1 << 16]:
-            raise TrainerError(f"'{path.name}' looks like a binary file, not {suffix[1:].upper()} text. Upload a plain-text CSV/TSV/JSON/JSONL file (or Parquet).")
-        # Whole-file UTF-8 check, reporting the line of the first bad byte.
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise TrainerError(
-                f"'{path.name}' is not UTF-8 text (bad byte 0x{data[exc.start]:02x} on line {line}). "
-                "Re-save it as UTF-8 (in Excel: Save As -> 'CSV UTF-8'; in Python: encoding='utf-8')."
-            ) from None
-    text = text.lstrip("\ufeff")
+    encoding = encoding_of(data)
+    text = decode_user_text(data, path.name, TrainerError, f"{suffix[1:].upper()} text")
     if not text.strip():
         raise TrainerError(f"'{path.name}' contains only whitespace. Upload a file with a header and at least {limits.min_rows} rows.")
     lines = [ln for ln in text.splitlines() if ln.strip()]
