@@ -24,7 +24,8 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
               r"polic(?:y|ies)|products?|offers?|catalogue|catalog|inventory|stock levels|availability|schedules?|terms|"
               r"guidance|guidelines|instructions|announcements|news|releases?|filings|reports?|research|notes|changes|"
               r"updates|developments|data|tariffs?|limits|requirements|procedures|documentation|docs|versions?|lists?|"
-              r"decisions|rulings|results|listings|statements|thresholds|brackets)")
+              r"decisions|rulings|results|listings|statements|thresholds|brackets|holdings|positions|balances|"
+              r"exposures?|inventory)")
 
 
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
@@ -51,17 +52,19 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"\bmemori[sz]e(?:\s+{_W}){{0,4}}\s+{_DOC_NOUN}\b",
                rf"\bteach(?:\s+{_W}){{0,3}}\s+(?:our|my|the|all (?:of )?our)\s+(?:{_W}\s+){{0,2}}{_DOC_NOUN}\b"
                r"(?!\s+(?:format|style|template|layout|structure|tone|voice|wording style))",
-               rf"\b(?:teach|train|tune|fine[- ]?tune|feed)\b(?:\s+{_W}){{0,8}}\s+{_DOC_NOUN}\b(?:\s+{_W}){{0,8}}\s+"
+               rf"\b(?:teach|train|tune|fine[- ]?tune|feed)\b(?:\s+{_W}){{0,8}}\s+{_DOC_NOUN}\b[^.?!;]{{0,60}}?\s+"
                r"(?:so (?:that )?|and then |then |and )(?:\w+\s+){0,2}(?:can|could|will|would)\s+(?:\w+\s+){0,2}"
                r"(?:ask|answer|tell|look up|find|query|recall|know|say)\b")),
     Criterion("new_facts", "rag", "know new or changing facts",
               "retrieval keeps them current and citable; fine-tuning learns facts only after many epochs and "
               "goes stale when they change",
-              (rf"\b{_FRESH}(?:\s+{_W}){{0,3}}\s+{_FACT_NOUN}\b",
+              # "writes new notes" is the model's output, not new facts it must know
+              (rf"(?<!write )(?<!writes )(?<!writing )(?<!draft )(?<!drafts )(?<!drafting )(?<!generate )(?<!generates )"
+               rf"(?<!create )(?<!creates )(?<!produce )(?<!produces )\b{_FRESH}(?:\s+{_W}){{0,3}}\s+{_FACT_NOUN}\b",
                r"\b(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|revis(?:e|es|ed|ing)|refresh(?:es|ed)?|republish(?:es|ed)?|"
                r"publish(?:es|ed)?|amend(?:s|ed)?)\s+(?:it\s+|them\s+|this\s+)?(?:every|each|"
                r"weekly|daily|monthly|quarterly|yearly|annually|often|regularly|frequently|constantly|all the time|"
-               r"several times)\b",
+               r"several times|a few times|many times|multiple times|twice|a couple of times)\b",
                r"\b(?:constantly|frequently|regularly|often|keeps?|keep on)\s+(?:chang|updat|revis)\w*",
                r"\b(?:kept|keep|stay|stays|remain)\s+(?:current|up[- ]to[- ]date)\b",
                r"\bas (?:the|they|it|things|rules|prices|rates|products) (?:change|are revised|are updated|evolve)\b")),
@@ -74,7 +77,9 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?<!firm )(?<!a )(?<!two-way )\b(?:quote|quotes|quoting)\b(?!\s+(?:requests?|prices?|levels?|sheets?))",
                r"\b(?:with|give|giving|show|showing|name|naming|include|including|add|adding|plus|and)\s+(?:the\s+|a\s+|its\s+)?"
                r"(?:sources?|references?|page (?:numbers?|references?)|section numbers?|clause numbers?)\b",
-               r"\bpoint(?:s|ing)? (?:to|at) the (?:paragraph|section|clause|page|document|rule|source|passage)\b",
+               r"\bpoint(?:s|ed|ing)? (?:\w+\s+)?(?:to|at) (?:the |a )?(?:right |relevant |correct |exact |specific |matching )?"
+               r"(?:paragraph|section|clause|page|document|doc|rule|source|passage|runbook|policy|file|pdf|article|manual|"
+               r"procedure)s?\b",
                r"\bwhere (?:the|each|an?) (?:answer|figure|fact|rule)s? (?:came|comes) from\b",
                r"\b(?:page|paragraph|section|clause) references?\b",
                r"\bas (?:the )?source\b")),
@@ -92,7 +97,14 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:look(?:s|ing)? up|search(?:es|ing)? (?:through|across|in|our|the))\b",
                r"\b(?:from|in|across|over) (?:our|the|a|my) (?:\w+\s+){0,2}(?:knowledge base|document (?:store|library|"
                r"collection|archive)|corpus|wiki|intranet)\b",
-               r"\bwhich (?:document|section|clause|page|paragraph|filing|policy|contract)\b")),
+               r"\bwhich (?:document|section|clause|page|paragraph|filing|policy|contract)\b",
+               rf"\bwhich of (?:our|the|my|their) (?:[\w'-]+\s+){{0,3}}{_DOC_NOUN}\b",
+               r"\b(?:pull|pulls|pulling|fetch|fetches|fetching|retrieve|retrieves|retrieving|look up|looks up|using|uses|"
+               r"from|reads?|reading|check|checks|checking)\s+(?:in\s+)?(?:the|each|their|his|her|that|a)\s+(?:customer|client|"
+               r"borrower|account[- ]holder|policyholder|member|applicant|merchant|counterparty|company)'?s?\s+"
+               r"(?:[\w-]+\s+){0,2}(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|"
+               r"positions|kyc)\b",
+               r"\bpull(?:s|ing)?\s+(?:the\s+)?(?:facts|data|figures|details|information|numbers)\s+(?:from|out of)\b")),
     Criterion("glossary", "rag", "explain the terms of a glossary",
               "definitions are facts to look up; retrieval answers each term from its glossary entry",
               (r"\b(?:glossary|ontology|terminology database|term base)\b",
@@ -119,8 +131,20 @@ CRITERIA: tuple[Criterion, ...] = (
               (rf"\b(?:{_OWN}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
                rf"compliance-approved|branded|scripted|set)(?:\s+{_W}){{0,3}}\s+(?:json\s+|xml\s+|csv\s+)?(?:schema|"
                r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format)\b",
-               r"\b(?:schema|template|layout|structure|format) (?:the|that) [\w\s'-]{0,30}(?:expects?|requires?|"
-               r"mandates?|uses?|prescribes?)\b")),
+               r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+)?|"
+               r"[\w'-]+\s+)(?:expects?|requires?|mandates?|uses?|use|prescribes?|follows?|follow)\b",
+               r"\b[\w-]+-(?:section|part|field|column|step) (?:template|format|structure|layout)\b",
+               r"\b(?:schema|format|template|structure|layout) is (?:fixed|set|mandated|prescribed|strict|standard)\b")),
+    Criterion("examples", "finetune", "learn from your examples of the output",
+              "a fine-tuned adapter learns what those examples share; a prompt holds only a few of them",
+              (rf"(?:\b(?:we have|we've got|we got|there are|with|have|got)|\()\s*(?:about\s+|around\s+|roughly\s+|over\s+|~\s*|some\s+|"
+               rf"nearly\s+|almost\s+)?\d[\d,.]*\s*k?\+?\s+(?:past|previous|finished|completed|example|historical|approved|"
+               rf"existing|real|sample|best-rated|top-rated|written|graded|reviewed)\s+(?:(?!{_DOC_NOUN}\b)[\w-]+\s+){{0,2}}?"
+               r"(?:examples?|ones|notes|replies|emails|chats|narratives|summaries|sars|letters|write-?ups|responses|"
+               r"answers|messages|drafts|tickets|cases|decisions|reviews|assessments|commentar(?:y|ies)|descriptions|"
+               r"transcripts|conversations|referrals)\b",
+               r"\b(?:examples?|notes|data|history|records|ones|replies|emails) to learn from\b",
+               r"\byears of (?:past |our |old )?(?:notes|replies|emails|write-?ups|letters|chats|narratives|summaries)\b")),
     Criterion("domain", "finetune", "be fluent in a specialised domain's language",
               "fine-tuning on that domain's texts adapts the model to its jargon and phrasing",
               (r"\b(?:fluent|comfortable|familiar|at home|conversant|versed|proficient|natural)\b(?:\s+[\w'-]+){0,4}\s+"
@@ -140,7 +164,8 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"\b(?:voice|tone|style|persona|register|manner|phrasing|wording)\s+(?:of|that|used by|our)(?:\s+{_W}){{0,4}}"
                rf"\s+(?:our|we|us|the team|the desk)\b",
                r"\b(?:sound|sounds|sounding|reads?|read) like (?:our|the|one of our|a member of our)\b",
-               r"\b(?:the way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
+               r"\b(?:style|voice|tone|way) (?:that )?(?:our|the) (?:[\w'-]+\s+)?(?:write|writes|use|uses|speak|speaks|talk|talks)\b",
+               r"\b(?:the (?:same )?way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
                r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
                r"experts?|engineers|clinicians|adjusters|traders|coaches|planners|accountants|auditors|bankers)\b"
                r"(?:\s+[\w'-]+){0,2}\s*(?:do|does|did|write|writes|wrote|phrase|phrases|decide|decides|decided|"
@@ -170,7 +195,15 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\bgeneric\s+(?:\w+\s+){0,2}(?:summar(?:y|ies)|emails?|letters?|answers?|explanations?|copy|descriptions?|"
                r"posts?|replies|responses|text)\b",
                r"\bhelp (?:me|us)\s+(?:make|write|draft|come up with|put together|brainstorm|think of|prepare)\s+"
-               r"(?:a |an |some )?(?:short |quick |simple )?(?:list|checklist|ideas|questions|outline)\b")),
+               r"(?:a |an |some )?(?:short |quick |simple )?(?:list|checklist|ideas|questions|outline)\b",
+               # explaining standard concepts, or a calculation on numbers the user gives
+               r"\bexplain(?:s|ing)?\s+(?:to \w+\s+)?(?:what\s+)?(?:basic|common|general|standard|simple|core|key|fundamental|"
+               r"everyday|popular|classic)\s+(?:[\w-]+\s+){0,3}(?:concepts?|terms|strategies|ideas|principles|topics|"
+               r"products|jargon|ratios|metrics)\b",
+               r"\bexplain(?:s|ing)?\s+what\s+(?:(?!our\b|my\b|their\b|this\b|the\b|that\b|terms\b|acronyms\b|abbreviations\b|jargon\b)[\w-]+\s+){1,4}(?:means?|is|are)\b",
+               r"\b(?:in simple terms|step[- ]by[- ]step|for (?:a )?beginners?|like i'?m five)\b",
+               r"\b(?:calculate|calculating|compute|computing|work out|working out)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}"
+               r"(?:from|of|for|on)\s+(?:these|this|the following|my|those)\b")),
 )
 _COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.patterns)) for c in CRITERIA)
 BY_KEY = {c.key: c for c in CRITERIA}

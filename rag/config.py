@@ -70,7 +70,7 @@ class AnswerConfig:
     max_terms: int = field(default=3, metadata={"help": "Most terms one question may ask about ('difference between EBIT and EBITDA' = 2)."})
     explain: bool = field(default=True, metadata={"help": "Let the model add a short explanation after the quoted definition (kept only if it agrees with it)."})
     explain_tokens: int = field(default=48, metadata={"help": "Upper bound on the model's explanation, in tokens."})
-    min_support: float = field(default=0.6, metadata={"help": "MiniLM cosine an explanation sentence needs to its cited definition(s) to be kept."})
+    min_support: float = field(default=0.7, metadata={"help": "MiniLM cosine an explanation sentence needs to its cited definition(s) to be kept (0.7 chosen on the dev split: stated answers faithful to their citation 96% -> 98%, explanations kept 27% -> 15%)."})
     max_echo: float = field(default=0.95, metadata={"help": "An explanation sentence this similar to the definition only repeats it, so it is not shown."})
 
     def __post_init__(self) -> None:
