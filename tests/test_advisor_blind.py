@@ -3,8 +3,9 @@
 Each set was written by someone who never saw the advisor's code, its example goals or the other sets, and
 was scored once, on the method of its day. Sets 5–8 (192 goals) were scored blind on goal-model-4 (90.6 %);
 the stated-criteria layer (``advisor.criteria``, issue 15) was then written while looking at their misses, so
-they are now a regression guard. Sets 9 (the guidance's own phrasings) and 10 (real users' wording) were
-written for issue 15 while the criteria were frozen and scored once: they are the honest estimate.
+they are now a regression guard. Sets 9-12 were each scored once blind and then used to extend the criteria,
+so they are regression guards too. Sets 13 and 14 were written while the criteria were frozen (commit 9ccf7ed)
+and scored once: they are the honest estimate for new goals.
 A goal the advisor answers with a clarifying question counts wrong (unless the set expects "clarify").
 """
 
@@ -18,12 +19,14 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 GUARD_SETS = ("v5", "v6", "v7", "v8")
-NEW_SETS = ("v9", "v10")
+SEEN_SETS = ("v9", "v10", "v11", "v12")
+NEW_SETS = ("v13", "v14")
 TARGET = 0.95  # the issue's bar for new goals
 # Measured on the shipped method (goal-model-4 + stated criteria). Each floor is the score itself, so any
 # regression fails; neither is above what was measured.
-# New sets, scored once on commit ae5255c: v9 57/60 (95.0 %), v10 55/60 (91.7 %), together 112/120 = 93.3 %.
-FLOORS = {GUARD_SETS: 185 / 192, NEW_SETS: 112 / 120}
+# Blind history (each scored once, before being used): v9 + v10 112/120 (93.3 %, ae5255c), v11 + v12 104/120
+# (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed: v13 50/60, v14 47/60).
+FLOORS = {GUARD_SETS: 185 / 192, SEEN_SETS: 236 / 240, NEW_SETS: 97 / 120}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
 
@@ -76,7 +79,7 @@ def test_blind_accuracy_floor(blind_results, names):
     assert blind_accuracy(blind_results, names) >= FLOORS[names] - 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="measured 93.3 % (112/120) on the new blind sets, below the 95 % target; "
+@pytest.mark.xfail(strict=True, reason="measured 80.8 % (97/120) on the new blind sets 13-14, below the 95 % target; "
                                       "docs/advisor.md lists the misses and what would close the gap")
 def test_new_blind_sets_meet_target(blind_results):
     assert blind_accuracy(blind_results, NEW_SETS) >= TARGET
