@@ -30,6 +30,23 @@ def check_goal(goal: str) -> str:
     return text
 
 
+# The technique a user names ("we need RAG for …", "fine-tune a model so it can …") is not evidence of the task:
+# the guidance decides from what the model must do. The goal model reads the goal with it neutralised.
+_RAG_VERB = re.compile(r"\brag(?= (?:our|my|the|all|these|those|it|them|this|that)\b)", re.IGNORECASE)
+_RAG = re.compile(r"\b(?:an? )?(?:rag|retrieval[- ]augmented generation)(?: (?:pipeline|system|setup|bot|approach|"
+                  r"solution|index|stack|layer))?\b", re.IGNORECASE)
+_FINE_TUNE = re.compile(r"\b(?:fine[- ]?|fine)tun(e|es|ed|ing)\b(?: on\b)?", re.IGNORECASE)
+_USE = {"e": "use", "es": "uses", "ed": "used", "ing": "using"}
+
+
+def without_technique(goal: str) -> str:
+    """The goal with the names of techniques (RAG, fine-tuning) replaced by neutral words."""
+    goal = _RAG_VERB.sub("use", goal)
+    goal = _RAG.sub("a model", goal)
+    goal = _FINE_TUNE.sub(lambda m: _USE[m.group(1).lower()], goal)
+    return " ".join(goal.split())
+
+
 def clauses(goal: str, min_words: int = 2, max_chunks: int = 3) -> list[str]:
     """Spans of the goal: runs of 1..max_chunks adjacent chunks between clause boundaries.
 

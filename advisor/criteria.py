@@ -30,7 +30,8 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
 
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
              r"notes|minutes|knowledge base|wiki|faqs?|polic(?:y|ies)|procedures|guidelines|rulebooks?|circulars?|"
-             r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?)")
+             r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?|rules|rulebooks?|"
+             r"criteria sheets?|t&cs|terms and conditions)")
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,12 @@ CRITERIA: tuple[Criterion, ...] = (
                r"borrower|account[- ]holder|policyholder|member|applicant|merchant|counterparty|company)'?s?\s+"
                r"(?:[\w-]+\s+){0,2}(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|"
                r"positions|kyc)\b",
-               r"\bpull(?:s|ing)?\s+(?:the\s+)?(?:facts|data|figures|details|information|numbers)\s+(?:from|out of)\b")),
+               r"\bpull(?:s|ing)?\s+(?:the\s+)?(?:facts|data|figures|details|information|numbers)\s+(?:from|out of)\b",
+               # one customer's own records, read at answer time
+               r"\b(?:their|his|her|the customer'?s|the client'?s|each (?:client|customer|borrower|member|merchant)'?s?)\s+own\s+"
+               r"(?:[\w-]+\s+){0,3}(?:records?|logs?|history|transactions|accounts?|data|chart of accounts|statements?|files?)\b",
+               r"\b(?:borrowers?|customers?|clients?|members?|applicants?)'?s?\s+(?:existing\s+|current\s+)?(?:account|transaction|"
+               r"payment|kyc|credit)\s+(?:data|records?|history|details)\b")),
     Criterion("glossary", "rag", "explain the terms of a glossary",
               "definitions are facts to look up; retrieval answers each term from its glossary entry",
               (r"\b(?:glossary|ontology|terminology database|term base)\b",
@@ -201,7 +207,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"everyday|popular|classic)\s+(?:[\w-]+\s+){0,3}(?:concepts?|terms|strategies|ideas|principles|topics|"
                r"products|jargon|ratios|metrics)\b",
                r"\bexplain(?:s|ing)?\s+what\s+(?:(?!our\b|my\b|their\b|this\b|the\b|that\b|terms\b|acronyms\b|abbreviations\b|jargon\b)[\w-]+\s+){1,4}(?:means?|is|are)\b",
-               r"\b(?:in simple terms|step[- ]by[- ]step|for (?:a )?beginners?|like i'?m five)\b",
+               r"\b(?:in simple terms|step[- ]by[- ]step|for (?:a )?beginners?|like i'?m (?:five|\d+|a (?:kid|child|beginner)))\b",
+               r"\bexplain(?:s|ing)?\s+(?:to \w+\s+)?the difference between\b(?!(?:\s+\S+){0,4}\s+(?:our|my|their)\b)",
+               r"\b(?:given in the (?:question|prompt|chat)|(?:numbers?|figures|text) (?:i|we|they|users?) (?:give|paste|provide|type)|"
+               r"i'?ll paste|we'?ll paste|pasted (?:numbers|figures|text))\b",
                r"\b(?:calculate|calculating|compute|computing|work out|working out)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}"
                r"(?:from|of|for|on)\s+(?:these|this|the following|my|those)\b")),
 )

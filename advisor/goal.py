@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from advisor.anchors import ANCHOR_LABELS, anchors, signals
-from advisor.clauses import check_goal, clause_spans
+from advisor.clauses import check_goal, clause_spans, without_technique
 from advisor.config import AdvisorConfig
 from advisor.goal_model import FEATURES, facet_phrases, goal_model
 
@@ -94,7 +94,8 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
 
     config = config or AdvisorConfig()
     model = goal_model()
-    texts = [check_goal(g) for g in goals]
+    originals = [check_goal(g) for g in goals]
+    texts = [without_technique(t) for t in originals]
     clause_lists = [clause_spans(t) for t in texts]
     flat = [c for cl in clause_lists for c in cl]
     clause_vecs = embed(flat)
@@ -105,7 +106,7 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
     facet_pairs, facet_vecs = _facet_table()
 
     out, offset = [], 0
-    for text, gvec, sims, cls in zip(texts, goal_vecs, sims_all, clause_lists):
+    for original, text, gvec, sims, cls in zip(originals, texts, goal_vecs, sims_all, clause_lists):
         block = clause_vecs[offset: offset + len(cls)]
         offset += len(cls)
         probs, axes, feats = model.read(text, gvec, cls, block)
@@ -133,7 +134,7 @@ def read_goals(goals: list[str], config: AdvisorConfig | None = None) -> list[Go
             s = float(col[i])
             if s >= config.facet_threshold and (signal not in facets or s > facets[signal].similarity):
                 facets[signal] = Facet(signal, cls[i], phrase, round(s, 3))
-        out.append(GoalSignals(goal=text, shares=shares, signals=dict(sorted(sig.items(), key=lambda kv: -kv[1])),
+        out.append(GoalSignals(goal=original, shares=shares, signals=dict(sorted(sig.items(), key=lambda kv: -kv[1])),
                                signal_examples=examples, facets=facets, neighbours=neighbours,
                                axes=axes, features={n: round(float(v), 3) for n, v in zip(FEATURES, feats)}))
     return out

@@ -3,9 +3,9 @@
 Each set was written by someone who never saw the advisor's code, its example goals or the other sets, and
 was scored once, on the method of its day. Sets 5–8 (192 goals) were scored blind on goal-model-4 (90.6 %);
 the stated-criteria layer (``advisor.criteria``, issue 15) was then written while looking at their misses, so
-they are now a regression guard. Sets 9-12 were each scored once blind and then used to extend the criteria,
-so they are regression guards too. Sets 13 and 14 were written while the criteria were frozen (commit 9ccf7ed)
-and scored once: they are the honest estimate for new goals.
+they are now a regression guard. Sets 9-14 were each scored once blind and then used to extend the criteria,
+so they are regression guards too. Sets 15 and 16 were written while the criteria were frozen and scored once:
+they are the honest estimate for new goals.
 A goal the advisor answers with a clarifying question counts wrong (unless the set expects "clarify").
 """
 
@@ -19,14 +19,15 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 GUARD_SETS = ("v5", "v6", "v7", "v8")
-SEEN_SETS = ("v9", "v10", "v11", "v12")
-NEW_SETS = ("v13", "v14")
+SEEN_SETS = ("v9", "v10", "v11", "v12", "v13", "v14")
+NEW_SETS = ("v15", "v16")
 TARGET = 0.95  # the issue's bar for new goals
 # Measured on the shipped method (goal-model-4 + stated criteria). Each floor is the score itself, so any
 # regression fails; neither is above what was measured.
 # Blind history (each scored once, before being used): v9 + v10 112/120 (93.3 %, ae5255c), v11 + v12 104/120
-# (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed: v13 50/60, v14 47/60).
-FLOORS = {GUARD_SETS: 185 / 192, SEEN_SETS: 236 / 240, NEW_SETS: 97 / 120}
+# (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed: v13 50/60, v14 47/60), v15 + v16 see NEW_SETS_SCORE.
+NEW_SETS_SCORE = 0 / 120
+FLOORS = {GUARD_SETS: 185 / 192, SEEN_SETS: 341 / 360, NEW_SETS: NEW_SETS_SCORE}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
 
