@@ -78,7 +78,7 @@ def recover(root: Path, config: RagConfig, reason: str, progress: Progress | Non
     lost: list[str] = []
     for path in candidates:
         try:
-            meta = store.readindex_meta(path)
+            meta = store.read_meta(path)
             stored = store.read_entries(path, meta)
         except (store.IndexCorrupt, ValueError, KeyError, TypeError):
             continue
@@ -88,7 +88,7 @@ def recover(root: Path, config: RagConfig, reason: str, progress: Progress | Non
                       f"{len(data.entries)} stored entries with encoder {canonical_name(config.encoder)!r}.")
     for path in candidates:
         try:
-            lost += [s for s in (store.readindex_meta(path).get("sources") or {}) if s not in lost]
+            lost += [s for s in (store.read_meta(path).get("sources") or {}) if s not in lost]
         except store.IndexCorrupt:
             pass
     data = build(root, config, builtin.load(), {}, progress)

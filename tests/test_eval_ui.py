@@ -28,7 +28,7 @@ class StreamEngine:
     def stream(self, messages, settings=None, adapter=None):
         self.calls.append({"messages": messages, "settings": settings, "adapter": adapter})
         if adapter is None and messages[-1]["content"].startswith("Definition:"):  # rag.prompting.explain_messages
-            words = ["It", "is", "operating", "earnings", "before", "interest."]
+            words = ["It", "means", "operating", "earnings", "before", "interest", "and", "taxes."]  # 6/8 words supported
         else:
             words = ["tuned", "answer"] if adapter else ["base", "answer"]
         for w in words:
@@ -79,7 +79,7 @@ def word_overlap_similarity(monkeypatch):
     monkeypatch.setattr("rag.answer.minilm_similarity", lambda name=None: similarity)
 
 
-GROUNDED = f"EBITDA: {EBITDA.definition} [1]\n\nIt is operating earnings before interest."
+GROUNDED = f"EBITDA: {EBITDA.definition} [1]\n\nIt means operating earnings before interest and taxes."
 
 
 @pytest.fixture
