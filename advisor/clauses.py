@@ -35,7 +35,7 @@ def check_goal(goal: str) -> str:
 _RAG_VERB = re.compile(r"\brag(?= (?:our|my|the|all|these|those|it|them|this|that)\b)", re.IGNORECASE)
 _RAG = re.compile(r"\b(?:an? )?(?:rag|retrieval[- ]augmented generation)(?: (?:pipeline|system|setup|bot|approach|"
                   r"solution|index|stack|layer))?\b", re.IGNORECASE)
-_FINE_TUNE = re.compile(r"\b(?:fine[- ]?|fine)tun(e|es|ed|ing)\b(?: on\b)?", re.IGNORECASE)
+_FINE_TUNE = re.compile(r"\bfine[- ]?tun(e|es|ed|ing)\b(?: on\b)?", re.IGNORECASE)
 _USE = {"e": "use", "es": "uses", "ed": "used", "ing": "using"}
 
 

@@ -64,3 +64,12 @@ def test_many_labelled_rows_turn_a_prompt_goal_into_a_confident_finetune():
 def test_mapping_data_turns_a_knowledge_goal_into_both():
     v, note = with_data(goal_verdict("Answer claims questions and quote the exact clause", SHARES, "rag"), "label_set", 500, None)
     assert v.approach == "both" and "mapping" in note
+
+
+def test_the_goal_model_reads_the_task_not_the_technique_named():
+    from advisor.clauses import without_technique
+
+    assert without_technique("We need a RAG pipeline so the app can explain amortization") == "We need a model so the app can explain amortization"
+    assert without_technique("Fine-tune a model so it can explain duration") == "use a model so it can explain duration"
+    assert without_technique("I was going to RAG our 5,000 notes; fine tuning on them next") == "I was going to use our 5,000 notes; using them next"
+    assert without_technique("storage bragging rights for a fine tunnel") == "storage bragging rights for a fine tunnel"
