@@ -2,7 +2,8 @@
 
 UTF-8 with or without a BOM, and UTF-16 (Excel's "Unicode text" export, found from its BOM or its NUL
 pattern). A binary file or a bad byte fails with the line it is on and how to re-save the file. Each caller
-passes its own package's error class, so the message reaches the user as that package's error.
+passes its own package's error class, so the message reaches the user as that package's error. JSON Lines
+texts are split into rows by ``json_lines``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def encoding_of(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     return "utf-8"
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text. Split on newlines only: ``str.splitlines`` also breaks at U+2028 and other
+    separators that a JSON string may hold raw (tweets do), which would cut a row in two."""
+    return text.split("\n")
 
 
 def decode_user_text(data: bytes, name: str, error: type[FinTuneError], kind: str = "text") -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from fintune.text_files import decode_user_text
+from fintune.text_files import decode_user_text, json_lines
 from rag.entries import Entry
 from rag.errors import RagError
 from rag.text import norm
@@ -217,7 +217,7 @@ def _read_json(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[s
 def _read_jsonl(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     rows: list[tuple[int, dict[str, Any]]] = []
     bad_json = 0
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(json_lines(text), 1):
         if not line.strip():
             continue
         try:

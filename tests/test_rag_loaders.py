@@ -83,6 +83,14 @@ def test_glossary_and_training_uploads_share_one_decoder(tmp_path):
     assert str(from_glossary.value) == str(from_upload.value)
 
 
+def test_a_jsonl_definition_may_hold_a_line_separator(tmp_path):
+    """U+2028 is legal inside a JSON string; it must not split the row (str.splitlines would)."""
+    row = json.dumps({"term": "gizmo yield", "definition": "A made-up yield\u2028on gizmos."}, ensure_ascii=False)
+    assert "\u2028" in row
+    loaded = load_file(write(tmp_path, "g.jsonl", row + "\n"))
+    assert [(e.term, e.definition) for e in loaded.entries] == [("gizmo yield", "A made-up yield on gizmos.")]  # whitespace normalised
+
+
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(RagError, match="does not exist"):
         load_file(tmp_path / "nope.csv")

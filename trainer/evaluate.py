@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from fintune.text_files import json_lines
 from trainer import metrics
 from trainer.errors import TrainerError
 from trainer.eval_config import EvalConfig, build_messages
@@ -50,7 +51,7 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     """Read a run split: JSONL rows ``{"prompt", "completion"}`` (as ``data/val.jsonl``)."""
     path = Path(path).expanduser()
     try:
-        raw = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        raw = [json.loads(line) for line in json_lines(path.read_text(encoding="utf-8")) if line.strip()]
     except FileNotFoundError:
         raise TrainerError(f"Evaluation data {path} does not exist. Pass a CSV/JSON/JSONL file with `--data FILE`.") from None
     except (OSError, ValueError) as exc:
