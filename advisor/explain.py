@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from advisor.anchors import DATA_DIR
 from advisor.anchors import signals as signal_table
-from advisor.config import AdvisorConfig
+from advisor.config import APPROACHES, AdvisorConfig
 from advisor.goal import GoalSignals
 from advisor.verdict import Verdict
 
@@ -104,6 +104,8 @@ def axes_dict(axes) -> dict:
             "knowledge_part": {"clause": axes.knowledge_part[0], "score": round(axes.knowledge_part[1], 3)},
             "behaviour_part": {"clause": axes.behaviour_part[0], "score": round(axes.behaviour_part[1], 3)},
             "compound": round(axes.compound, 3), "compound_parts": list(axes.compound_parts) if axes.compound_parts else None}
+
+
 def _one_axis_reason(axis: str, part: tuple[str, float], need: str, remedy: str, technique: str) -> str:
     """One axis's reason; below 0.5 no clause carries the need, so the reason says the whole goal decided."""
     clause, score = part
@@ -152,7 +154,7 @@ def signal_reasons(gs: GoalSignals, approach: str, cfg: AdvisorConfig) -> list[s
 
 def details(gs: GoalSignals, approach: str, cfg: AdvisorConfig) -> list[str]:
     """The technical readings behind the goal model's share, for the "details" toggle."""
-    shares = {a: gs.shares[a] for a in ("rag", "finetune", "both", "prompt")}
+    shares = {a: gs.shares[a] for a in APPROACHES}
     top = sorted(shares, key=shares.get, reverse=True)[:2]
     out = axis_reasons(gs, approach) + signal_reasons(gs, approach, cfg)
     if gs.neighbours:

@@ -47,9 +47,9 @@ class ServingConfig:
 
     @classmethod
     def from_env(cls) -> "ServingConfig":
-        env = os.environ
-        return cls(backend=env.get("FINTUNE_CHAT_ENGINE", "auto"), gguf_type=env.get("FINTUNE_CHAT_GGUF_TYPE", "q8_0"),
-                   slots=env.get("FINTUNE_CHAT_SLOTS", 20))
+        """The fields whose variable is set; the rest keep the defaults above."""
+        names = {"backend": "FINTUNE_CHAT_ENGINE", "gguf_type": "FINTUNE_CHAT_GGUF_TYPE", "slots": "FINTUNE_CHAT_SLOTS"}
+        return cls(**{field_name: os.environ[var] for field_name, var in names.items() if var in os.environ})
 
 
 @dataclass

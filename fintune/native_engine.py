@@ -24,6 +24,7 @@ from typing import Iterator
 from fintune.errors import ModelError
 
 _DONE = object()
+BATCH_TOKENS = 512  # tokens per llama_decode call: the context's n_batch, the batch buffer and each step's budget
 
 
 def available() -> str | None:
@@ -69,7 +70,7 @@ class NativeEngine:
         # 5 tok/s against 55-60 with 1 (measured, docs/serving.md).
         threads = threads or max(1, len(os.sched_getaffinity(0)) // 2)
         cparams.n_ctx = slots * ctx_per_slot
-        cparams.n_batch = cparams.n_ubatch = 512
+        cparams.n_batch = cparams.n_ubatch = BATCH_TOKENS
         cparams.n_seq_max = slots
         cparams.n_threads = cparams.n_threads_batch = threads
         cparams.kv_unified = True  # one KV pool shared by the slots, so a long chat can use what others leave
@@ -78,7 +79,7 @@ class NativeEngine:
             raise ModelError("llama.cpp could not create a context (out of memory?). Lower the number of chat slots.")
         self._memory = ll.llama_get_memory(self._ctx)
         self.n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(self._model))
-        self._batch = ll.llama_batch_init(512, 0, 1)
+        self._batch = ll.llama_batch_init(BATCH_TOKENS, 0, 1)
         self._rng = np.random.default_rng(seed)
         self._pending: queue.Queue[_Request] = queue.Queue()
         self._wake = threading.Event()
@@ -140,7 +141,7 @@ class NativeEngine:
 
     def _step(self, active: list[_Request]) -> None:
         """One llama_decode over every answer's next token and as much new prompt as fits in the batch."""
-        ll, batch, room = self._ll, self._batch, 512
+        ll, batch, room = self._ll, self._batch, BATCH_TOKENS
         rows: list[tuple[int, _Request]] = []
         batch.n_tokens = 0
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from fintune.gguf_export import TENSOR_TYPES
 from trainer.accelerate_launch import LaunchSpec
 from trainer.table import UploadLimits
 from trainer.registry import TERMINAL, RunStatus
@@ -53,7 +54,7 @@ def register(sub) -> None:
     kind.add_argument("--merge", action="store_true", help="Merge the LoRA weights into the base model (safetensors).")
     kind.add_argument("--gguf", action="store_true", help="Merged model as one GGUF file plus an Ollama Modelfile.")
     kind.add_argument("--vllm", action="store_true", help="The adapter plus serve_vllm.sh / vllm_config.yaml for vLLM's OpenAI server.")
-    p.add_argument("--gguf-type", default="f16", choices=("f32", "f16", "q8_0", "q4_1"), help="GGUF tensor type (with --gguf).")
+    p.add_argument("--gguf-type", default="f16", choices=TENSOR_TYPES, help="GGUF tensor type (with --gguf).")
     p.add_argument("--vllm-base", default=None, help="Base model for vLLM (default: this machine's base-model folder).")
     p.set_defaults(func=cmd_export)
 

@@ -119,7 +119,7 @@ def build(shared) -> ChatTab:
     grounded = gr.State({})  # per user: message position -> {"text", "kind", "hits"} of each glossary answer
     gen_inputs = [chatbot, adapter, use_glossary, system, temperature, top_p, max_new_tokens, grounded]
     gen_outputs = [chatbot, grounded]
-    # Public API (gradio_client): /chat_add_question then /chat_answer; the other triggers repeat them privately.
+    # Named events, private like every event outside ui/api.py (whose /chat is the public chat endpoint).
     answer_with = partial(answer, shared)
     click = send.click(add_question, [question, chatbot], [question, chatbot], queue=False, api_name="chat_add_question").then(
         answer_with, gen_inputs, gen_outputs, api_name="chat_answer")
@@ -171,10 +171,12 @@ def answer(shared, history, adapter_path, glossary_on, system_prompt, temp, topp
         history[-1] = {"role": "assistant", "content": text}
         yield history, grounded
 
+
 def add_question(text, history):
     if not text.strip():
         raise gr.Error("Type a question first.")
     return "", history + [{"role": "user", "content": text.strip()}]
+
 
 def drop_last_answer(history):
     while history and history[-1]["role"] == "assistant":

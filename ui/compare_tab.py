@@ -282,10 +282,12 @@ def answer(shared, question_text, run_id, blind_on, temp, topp, max_new, rep):
         yield (*[gr.Textbox(value=t, label=lab) for t, lab in zip(texts, labels)],
                "" if blind_on else src, order, name, src, gr.Button(visible=blind_on))
 
+
 def do_reveal(order, name, held_sources):
     """Name the panes and show the held-back sources."""
     labels = pane_labels(order, True, True, name)
     return (*[gr.Textbox(label=lab) for lab in labels], held_sources, gr.Button(visible=False))
+
 
 @user_errors
 def run_evaluation(run_id, progress=gr.Progress()):
