@@ -5,7 +5,7 @@ Scores every blind set in ``tests/data/advisor_blind_goals_v*.jsonl`` and the tu
 path (``Advisor.advise_many``, goal only), buckets the answers by stated confidence and prints the accuracy per
 bucket, per set and per deciding path. A clarifying question counts as wrong unless the goal expects one.
 
-    python benchmarks/advisor_reliability.py [--sets v9 v10] [--misses]
+    python benchmarks/advisor_reliability.py [--sets v15 v16] [--misses]
 
 Writes ``benchmarks/results/advisor_reliability.json`` (``--out``).
 """
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from fintune.hardware import Machine
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", nargs="*", help="blind set names (v5 … v10) and/or 'tuning'; default: all")
+    ap.add_argument("--sets", nargs="*", help="blind set names (e.g. v15 v16) and/or 'tuning'; default: all")
     ap.add_argument("--misses", action="store_true")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "advisor_reliability.json")
     args = ap.parse_args(argv)

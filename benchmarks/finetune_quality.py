@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.tweet_splits import write_csv, write_splits  # noqa: E402
+from fintune.text_files import json_lines  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -127,7 +128,7 @@ def main() -> int:
         return 1
     report = json.loads(out.read_text())
 
-    trained = [json.loads(line) for line in (run_dir / "data" / "train.jsonl").read_text(encoding="utf-8").split("\n") if line.strip()]
+    trained = [json.loads(line) for line in json_lines((run_dir / "data" / "train.jsonl").read_text(encoding="utf-8")) if line.strip()]
     upload = read_csv(train_csv)
     test = read_csv(report_csv)[:report_rows]
     test_texts, test_labels = [r["text"] for r in test], [LABEL_NAMES[r["label"]] for r in test]
