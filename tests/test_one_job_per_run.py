@@ -76,6 +76,29 @@ def test_background_pump_never_starts_a_run_that_is_still_being_prepared(tmp_hom
         manager.close()
 
 
+def test_train_tab_start_launches_exactly_one_job(tmp_home, tiny_model, sentiment_csv):
+    """Start in the Train tab, through its handler and the app's shared state with the pump ticking fast."""
+    from ui import train_tab
+    from ui.shared import AppShared
+
+    manager = JobManager(poll_interval=0.02, background=True)
+    shared = AppShared(_jobs=manager)
+    try:
+        plan = plan_for(tiny_model, max_steps=4)
+        run_id, *_ = train_tab.on_start(shared, str(sentiment_csv), None, "tab", None, None, None, None, None,
+                                        *train_tab.plan_values(plan))
+        run_dir = registry.get_run(run_id).run_dir
+        seen = set()
+        deadline = time.time() + 300
+        while registry.get_run(run_id).status not in registry.TERMINAL and time.time() < deadline:
+            seen |= job_pids(run_dir)
+            time.sleep(0.05)
+        assert registry.get_run(run_id).status == "completed"
+        assert len(seen) <= 1 and launches(run_dir) == 1
+    finally:
+        manager.close()
+
+
 def test_resume_and_restart_launch_once(tmp_home, tiny_model, sentiment_csv, monkeypatch):
     monkeypatch.setenv(STEP_DELAY_ENV, "0.3")
     manager = JobManager()
