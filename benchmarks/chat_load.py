@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -65,6 +66,7 @@ def _wave(url: str, users: int, new_tokens: int, tokenizer) -> dict:
         except Exception as exc:  # noqa: BLE001 - counted, reported
             errors.append(f"{type(exc).__name__}: {exc}")
 
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
     for t in threads:
@@ -72,11 +74,14 @@ def _wave(url: str, users: int, new_tokens: int, tokenizer) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
     return {"users": users, "answered": len(latencies), "errors": len(errors), "first_error": errors[0] if errors else None,
             "p50_s": round(statistics.median(latencies), 2) if latencies else None,
             "p95_s": round(quantiles[18], 2) if latencies else None, "wall_s": round(wall, 1),
-            "aggregate_tok_s": round(sum(tokens) / wall, 1)}
+            "aggregate_tok_s": round(sum(tokens) / wall, 1),
+            "client_cpu_share": round(client_cpu / wall / max(1, len(os.sched_getaffinity(0))), 2)}
 
 
 def main() -> None:

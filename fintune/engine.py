@@ -33,6 +33,8 @@ class ServingConfig:
     backend: str = field(default="auto", metadata={"help": f"One of {BACKENDS}: auto = llama.cpp on CPU when installed, else transformers."})
     gguf_type: str = field(default="q8_0", metadata={"help": "GGUF tensor type served by llama.cpp: q8_0 keeps a fine-tune's small weight changes; q4_1 = the built-in model's own layout."})
     slots: int = field(default=20, metadata={"help": "Answers decoded together in one llama.cpp batch (each reserves a 2,048-token KV cache, ~47 MB for the 135M model); more users wait for a free slot."})
+    threads: int = field(default=0, metadata={"help": "llama.cpp threads for a step that decodes one answer; 0 = auto."})
+    batch_threads: int = field(default=0, metadata={"help": "llama.cpp threads for a step that decodes several answers or a prompt; 0 = auto."})
 
     def __post_init__(self) -> None:
         from fintune.gguf_export import TENSOR_TYPES
@@ -44,11 +46,16 @@ class ServingConfig:
         if not 1 <= int(self.slots) <= 64:
             raise ModelError(f"FINTUNE_CHAT_SLOTS={self.slots!r}: use 1 to 64.")
         self.slots = int(self.slots)
+        for name, var in (("threads", "FINTUNE_CHAT_THREADS"), ("batch_threads", "FINTUNE_CHAT_BATCH_THREADS")):
+            if not str(getattr(self, name)).isdigit():
+                raise ModelError(f"{var}={getattr(self, name)!r}: use a whole number of threads, or 0 for auto.")
+            setattr(self, name, int(getattr(self, name)))
 
     @classmethod
     def from_env(cls) -> "ServingConfig":
         """The fields whose variable is set; the rest keep the defaults above."""
-        names = {"backend": "FINTUNE_CHAT_ENGINE", "gguf_type": "FINTUNE_CHAT_GGUF_TYPE", "slots": "FINTUNE_CHAT_SLOTS"}
+        names = {"backend": "FINTUNE_CHAT_ENGINE", "gguf_type": "FINTUNE_CHAT_GGUF_TYPE", "slots": "FINTUNE_CHAT_SLOTS",
+                 "threads": "FINTUNE_CHAT_THREADS", "batch_threads": "FINTUNE_CHAT_BATCH_THREADS"}
         return cls(**{field_name: os.environ[var] for field_name, var in names.items() if var in os.environ})
 
 
@@ -236,7 +243,8 @@ class ChatEngine:
         with self._native_lock:
             if key not in self._native:
                 gguf = serving_gguf(self.name, key, self.serving.gguf_type)
-                self._native[key] = NativeEngine(gguf, slots=self.serving.slots, ctx_per_slot=GenerationSettings().max_context_tokens)
+                self._native[key] = NativeEngine(gguf, slots=self.serving.slots, ctx_per_slot=GenerationSettings().max_context_tokens,
+                                                threads=self.serving.threads, batch_threads=self.serving.batch_threads)
             return self._native[key]
 
     def _stream_native(self, messages: list[dict], settings: GenerationSettings, adapter) -> Iterator[str]:

@@ -33,6 +33,17 @@ def test_chat_through_the_gradio_api(app_url):
     assert "letter of credit" in hits[0]["term"].lower()
 
 
+def test_compare_through_the_gradio_api(app_url):
+    from gradio_client import Client
+
+    from ui.compare_tab import NO_RUN
+
+    result = Client(app_url, verbose=False).predict("What is EBITDA?", "", 0.0, 24, api_name="/compare")
+    assert len(result["base"].split()) >= 3
+    assert result["tuned"] == NO_RUN and result["run"] is None
+    assert "EBITDA" in result["rag"] and "EBITDA" in result["sources"]
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (scripts/test.sh installs it)")
 def test_browser_chat_streams_an_answer(app_url, tmp_path):

@@ -32,3 +32,16 @@ def test_auth_from_environment(monkeypatch):
 def test_bad_settings_are_explained(kwargs, message):
     with pytest.raises(FinTuneError, match=message):
         ServeConfig(**kwargs)
+
+
+def test_chat_thread_settings_from_the_environment(monkeypatch):
+    from fintune.engine import ServingConfig
+    from fintune.errors import ModelError
+
+    monkeypatch.setenv("FINTUNE_CHAT_THREADS", "1")
+    monkeypatch.setenv("FINTUNE_CHAT_BATCH_THREADS", "2")
+    config = ServingConfig.from_env()
+    assert (config.threads, config.batch_threads) == (1, 2)
+    monkeypatch.setenv("FINTUNE_CHAT_THREADS", "two")
+    with pytest.raises(ModelError, match="FINTUNE_CHAT_THREADS='two'"):
+        ServingConfig.from_env()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from ui.errors import user_errors
+from ui.streaming import paced
 
 PUBLIC_ENDPOINTS = {
     "advise": "A goal in plain words -> the recommended approach (rag, finetune, both, prompt), its reasons and a training plan.",
@@ -53,6 +54,7 @@ def register(shared) -> None:
         return default_advisor().advise(goal).to_dict()
 
     @user_errors
+    @paced
     def chat(message: str, history: list[dict] | None = None, run: str = "", use_glossary: bool = False,
              temperature: float = 0.0, max_new_tokens: int = 256) -> Iterator[str]:
         adapter, _ = _adapter_for(run)
@@ -85,12 +87,12 @@ def register(shared) -> None:
                 for h in shared.glossary().search(query, int(k))]
 
     @user_errors
-    def compare(question: str, run: str = "", temperature: float = 0.0, max_new_tokens: int = 256, k: int = 4) -> dict:
+    def compare(question: str, run: str = "", temperature: float = 0.0, max_new_tokens: int = 256) -> dict:
         from ui.compare_tab import KINDS, compare_stream
 
         adapter, name = _adapter_for(run)
         texts, sources = [], ""
-        for texts, sources in compare_stream(shared, question, adapter, _settings(temperature, max_new_tokens), k=int(k)):
+        for texts, sources in compare_stream(shared, question, adapter, _settings(temperature, max_new_tokens)):
             pass
         return {**dict(zip(KINDS, texts)), "run": name, "sources": sources}
 

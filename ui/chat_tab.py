@@ -15,6 +15,7 @@ import gradio as gr
 
 from fintune.engine import GenerationSettings
 from ui.errors import user_errors
+from ui.streaming import paced
 
 BASE_CHOICE = "Base model (no adapter)"
 DEFAULT_SYSTEM = "You are FinTune, a concise and careful assistant for finance questions."
@@ -135,6 +136,7 @@ def build(shared) -> ChatTab:
 
 
 @user_errors
+@paced
 def answer(shared, history, adapter_path, glossary_on, system_prompt, temp, topp, max_new, grounded):
     """Stream the next answer: a classification run's label, a glossary-grounded answer, or the plain model."""
     settings = GenerationSettings(temperature=temp, top_p=topp, max_new_tokens=int(max_new))

@@ -21,6 +21,7 @@ import gradio as gr
 from fintune.engine import GenerationSettings
 from fintune.errors import FinTuneError
 from ui.errors import user_errors
+from ui.streaming import paced
 
 KINDS = ("base", "tuned", "rag")
 PANE_IDS = ("compare-pane-1", "compare-pane-2", "compare-pane-3")
@@ -264,6 +265,7 @@ def build(shared) -> CompareTab:
 
 
 @user_errors
+@paced
 def answer(shared, question_text, run_id, blind_on, temp, topp, max_new, rep):
     """Stream the three panes (in blind mode shuffled and unnamed; the sources held back until the reveal)."""
     question_text = (question_text or "").strip()
