@@ -57,8 +57,11 @@ def _child(engine: str, adapter: str | None, runs: int, new_tokens: int) -> dict
     if engine == "anchor":
         from llama_cpp import Llama
 
+        from fintune.native_engine import physical_cores
+
         gguf = chat.native(adapter).path
-        llm = Llama(str(gguf), n_ctx=2048, verbose=False)
+        threads = physical_cores()  # the same threads FinTune's engine uses, so the ratio compares engines only
+        llm = Llama(str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
 
         def stream(messages):
             ids = chat.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]

@@ -20,14 +20,17 @@ import pytest
 DATA = Path(__file__).parent / "data"
 GUARD_SETS = ("v5", "v6", "v7", "v8")
 SEEN_SETS = ("v9", "v10", "v11", "v12", "v13", "v14")
-NEW_SETS = ("v15", "v16")
+SPENT_SETS = ("v15", "v16")
+NEW_SETS = ("v17", "v18")
 TARGET = 0.95  # the bar for new goals
 # Measured on the shipped method (goal-model-4 + stated criteria). Each floor is the score itself, so any
 # regression fails; neither is above what was measured.
 # Blind history (each scored once, before being used): v9 + v10 112/120 (93.3 %, ae5255c), v11 + v12 104/120
-# (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed: v13 50/60, v14 47/60), v15 + v16 see NEW_SETS_SCORE.
-NEW_SETS_SCORE = 104 / 120  # v15 53/60, v16 51/60 = 86.7 %, scored once on commit 32bee49
-FLOORS = {GUARD_SETS: 185 / 192, SEEN_SETS: 341 / 360, NEW_SETS: NEW_SETS_SCORE}
+# (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed: v13 50/60, v14 47/60), v15 + v16 104/120 (86.7 %,
+# 32bee49: v15 53/60, v16 51/60), v17 + v18 see NEW_SETS_SCORE.
+NEW_SETS_SCORE = 100 / 119  # v17 48/59, v18 52/60 = 84.0 %, scored once on commit 3532fb5 (method as at 32bee49);
+# v17 lost one goal that a writer happened to word exactly like an example goal (not blind)
+FLOORS = {GUARD_SETS: 185 / 192, SEEN_SETS: 341 / 360, SPENT_SETS: 104 / 120, NEW_SETS: NEW_SETS_SCORE}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
 
@@ -80,7 +83,7 @@ def test_blind_accuracy_floor(blind_results, names):
     assert blind_accuracy(blind_results, names) >= FLOORS[names] - 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="measured 86.7 % (104/120) on the new blind sets 15-16, below the 95 % target; "
+@pytest.mark.xfail(strict=True, reason="measured 84.0 % (100/119) on the new blind sets 17-18, below the 95 % target; "
                                       "docs/advisor.md lists the misses and what would close the gap")
 def test_new_blind_sets_meet_target(blind_results):
     assert blind_accuracy(blind_results, NEW_SETS) >= TARGET
