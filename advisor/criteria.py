@@ -18,6 +18,7 @@ SIDES = ("rag", "finetune", "prompt")
 _W = r"[\w'’-]+"  # one word
 _GAP = rf"(?:\s+{_W}){{0,4}}\s+"  # up to four words in between
 _OWN = r"(?:our|my|own|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
+_OWN_FORMAT = r"(?:our|my|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
 _FRESH = (r"(?:new|newly|updated|latest|newest|current|changing|recent|up[- ]to[- ]date|live|today'?s|tonight'?s|"
           r"this (?:week|month|quarter|year)'?s?|this morning'?s)")
 _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|prices?|pricing|fees?|rules?|regulations?|"
@@ -32,6 +33,17 @@ _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs
              r"notes|minutes|knowledge base|wiki|faqs?|polic(?:y|ies)|procedures|guidelines|rulebooks?|circulars?|"
              r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?|rules|rulebooks?|"
              r"criteria sheets?|t&cs|terms and conditions)")
+
+
+_PERSON = (r"(?:customer|client|borrower|account[- ]holder|policyholder|policy[- ]holder|member|applicant|merchant|"
+           r"counterparty|company|employee|patient|student|supplier|vendor|user|caller|investor|household)")
+_RECORD = (r"(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|positions|kyc|"
+           r"transactions|payments|balances?|case notes|notes|claims?|chargebacks?|invoices|orders|tickets|contracts?|"
+           r"policy|policies|documents?|filings|loans?|limits)")
+# the user hands the model the material it works on, in the message itself
+_SUPPLIED_NOUN = (r"(?:bullet notes|notes|bullet(?:s| points)?|numbers|figures|text|transcript|email|emails|message|letter|list|rows|"
+                  r"paragraphs?|draft|sentences?|expenses|amounts|rates|table|paste|excerpt|passage|"
+                  r"memo|minutes|comments|feedback|review|reviews|article|post|cash ?flows|values)")
 
 
 @dataclass(frozen=True)
@@ -54,8 +66,8 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"\bteach(?:\s+{_W}){{0,3}}\s+(?:our|my|the|all (?:of )?our)\s+(?:{_W}\s+){{0,2}}{_DOC_NOUN}\b"
                r"(?!\s+(?:format|style|template|layout|structure|tone|voice|wording style))",
                rf"\b(?:teach|train|tune|fine[- ]?tune|feed)\b(?:\s+{_W}){{0,8}}\s+{_DOC_NOUN}\b[^.?!;]{{0,60}}?\s+"
-               r"(?:so (?:that )?|and then |then |and )(?:\w+\s+){0,2}(?:can|could|will|would)\s+(?:\w+\s+){0,2}"
-               r"(?:ask|answer|tell|look up|find|query|recall|know|say)\b")),
+               r"(?:so (?:that )?|and then |then |and )(?:\w+\s+){0,2}(?:(?:can|could|will|would)\s+(?:\w+\s+){0,2}"
+               r"(?:ask|answer|tell|look up|find|query|recall|know|say)|knows|remembers)\b")),
     Criterion("new_facts", "rag", "know new or changing facts",
               "retrieval keeps them current and citable; fine-tuning learns facts only after many epochs and "
               "goes stale when they change",
@@ -106,11 +118,23 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?:[\w-]+\s+){0,2}(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|"
                r"positions|kyc)\b",
                r"\bpull(?:s|ing)?\s+(?:the\s+)?(?:facts|data|figures|details|information|numbers)\s+(?:from|out of)\b",
+               # the documents named as the source of the answer
+               rf"\b(?:using|according to|grounded in|sourced from)\s+(?:the|our|their|its)\s+(?:[\w'-]+\s+){{0,2}}"
+               rf"{_DOC_NOUN}\b(?!\s+(?:format|style|template|layout|structure|tone|voice))",
+               # a retrieval verb on one customer's / client's / merchant's records: facts read at answer time
+               rf"\b(?:retrieve|retrieves|retrieving|pull|pulls|pulling|fetch|fetches|fetching|look up|looks up|"
+               rf"looking up|check|checks|checking|read|reads|reading|answer from|answers from|based on)\s+"
+               rf"(?:the|each|their|his|her|a|this|that)\s+{_PERSON}'?s?\s+(?:{_W}\s+){{0,6}}?{_RECORD}\b",
                # one customer's own records, read at answer time
-               r"\b(?:their|his|her|the customer'?s|the client'?s|each (?:client|customer|borrower|member|merchant)'?s?)\s+own\s+"
-               r"(?:[\w-]+\s+){0,3}(?:records?|logs?|history|transactions|accounts?|data|chart of accounts|statements?|files?)\b",
+               rf"\b(?:their|his|her|(?:the|a|each|one) {_PERSON}'?s?)\s+own\s+"
+               rf"(?:[\w-]+\s+){{0,3}}(?:{_RECORD}|logs?|chart of accounts)\b",
                r"\b(?:borrowers?|customers?|clients?|members?|applicants?)'?s?\s+(?:existing\s+|current\s+)?(?:account|transaction|"
                r"payment|kyc|credit)\s+(?:data|records?|history|details)\b")),
+    Criterion("stop_inventing", "rag", "stop making up facts",
+              "retrieval grounds each answer in your real documents and figures; fine-tuning does not stop a model "
+              "inventing facts it was never given",
+              (r"\b(?:invent|invents|inventing|invented|making up|makes up|made up|make up|hallucinat\w*|fabricat\w*)\b"
+               r"(?!\s+(?:names|stories|a story|examples|ideas|scenarios|test data))",)),
     Criterion("glossary", "rag", "explain the terms of a glossary",
               "definitions are facts to look up; retrieval answers each term from its glossary entry",
               (r"\b(?:glossary|ontology|terminology database|term base)\b",
@@ -119,11 +143,12 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("label_set", "finetune", "map inputs to your own fixed set of labels",
               "a fine-tuned adapter learns the mapping from labelled examples and answers with one of your labels "
               "every time",
-              (rf"\b{_OWN}(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|taxonomy|typolog(?:y|ies)|tags|"
+              (rf"\b{_OWN_FORMAT}(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|taxonomy|typolog(?:y|ies)|tags|"
                r"buckets|queues|segments|grades|gradings|ratings|rating scale|classification|classifications|"
-               r"risk levels|priority levels|reason codes|intents|topics|sectors|types|tiers)\b",
-               rf"\b\d[\d,.]*k?(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|typologies|buckets|queues|"
-               r"sectors|tags|intents|reason codes|topics|segments|tiers)\b",
+               r"risk levels|priority levels|reason codes|reasons|strategies|statuses|outcomes|intents|topics|sectors|"
+               r"types|tiers)\b",
+               rf"(?<!which )(?<!top )(?<!biggest )(?<!largest )\b\d[\d,.]*k?(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|typologies|buckets|queues|"
+               r"sectors|tags|intents|reason codes|reasons|strategies|statuses|topics|segments|tiers)\b",
                rf"\b(?:labelled|labeled|annotated|tagged|graded|classified|hand-labelled|hand-labeled|historical|past)"
                rf"(?:\s+{_W}){{0,3}}\s+(?:examples?|history|cases|tickets|alerts|rows|decisions|records|transactions|"
                r"claims|emails|messages|data|dataset|samples|calls|reviews|applications|items|sets?|corpus)\b",
@@ -134,10 +159,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b")),
     Criterion("schema", "finetune", "produce your fixed format or schema",
               "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
-              (rf"\b(?:{_OWN}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
+              (rf"\b(?:{_OWN_FORMAT}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
                rf"compliance-approved|branded|scripted|set)(?:\s+{_W}){{0,3}}\s+(?:json\s+|xml\s+|csv\s+)?(?:schema|"
                r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format)\b",
-               r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+)?|"
+               r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+){0,2}|"
                r"[\w'-]+\s+)(?:expects?|requires?|mandates?|uses?|use|prescribes?|follows?|follow)\b",
                r"\b[\w-]+-(?:section|part|field|column|step) (?:template|format|structure|layout)\b",
                r"\b(?:schema|format|template|structure|layout) is (?:fixed|set|mandated|prescribed|strict|standard)\b")),
@@ -158,7 +183,7 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|in|on)\s+(?:\w+\s+){0,4}"
                r"(?:jargon|terminology|vocabulary|language|lingo|domain|texts|writing)\b",
                r"\b(?:new|specialised|specialized|niche|technical|unfamiliar) (?:textual |text |language )?domain\b",
-               r"\b(?:speak|write|understand|read) (?:in )?(?:the|our) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
+               r"\b(?:speak|speaks|write|writes|understand|understands|read|reads) (?:in )?(?:the|our|their) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
                r"language of)\b",
                r"\b(?:shorthand|slang|lingo|argot)\s+(?:of|used by|that)\b",
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"
@@ -207,12 +232,26 @@ CRITERIA: tuple[Criterion, ...] = (
                r"everyday|popular|classic)\s+(?:[\w-]+\s+){0,3}(?:concepts?|terms|strategies|ideas|principles|topics|"
                r"products|jargon|ratios|metrics)\b",
                r"\bexplain(?:s|ing)?\s+what\s+(?:(?!our\b|my\b|their\b|this\b|the\b|that\b|terms\b|acronyms\b|abbreviations\b|jargon\b)[\w-]+\s+){1,4}(?:means?|is|are)\b",
-               r"\b(?:in simple terms|step[- ]by[- ]step|for (?:a )?beginners?|like i'?m (?:five|\d+|a (?:kid|child|beginner)))\b",
+               r"\b(?:in (?:simple|plain|easy|layman'?s?) (?:terms|words|english|language)|step[- ]by[- ]step|for (?:a )?beginners?|like i'?m (?:five|\d+|a (?:kid|child|beginner)))\b",
                r"\bexplain(?:s|ing)?\s+(?:to \w+\s+)?the difference between\b(?!(?:\s+\S+){0,4}\s+(?:our|my|their)\b)",
                r"\b(?:given in the (?:question|prompt|chat)|(?:numbers?|figures|text) (?:i|we|they|users?) (?:give|paste|provide|type)|"
                r"i'?ll paste|we'?ll paste|pasted (?:numbers|figures|text))\b",
                r"\b(?:calculate|calculating|compute|computing|work out|working out)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}"
                r"(?:from|of|for|on)\s+(?:these|this|the following|my|those)\b")),
+    Criterion("supplied_input", "prompt", "work on text or numbers you give it in the message",
+              "everything the model needs is in your message, and an instruct model does such a task from a clear "
+              "prompt; no index or training needed",
+              (rf"\b(?:calc|calculate|compute|work out|figure out|turn|rewrite|reword|summari[sz]e|shorten|tidy|clean up|polish|translate|format|convert|total|add up|"
+               rf"sum|sort|categori[sz]e|analy[sz]e|explain|check|review|proofread|edit|improve|condense|make)\s+"
+               rf"(?:[\w-]+\s+){{0,3}}?(?:(?:from|of|for|on|in)\s+)?(?:these|this|the following|my|the attached|the pasted)\s+(?:[\w-]+\s+){{0,2}}?{_SUPPLIED_NOUN}\b",
+               r"\b(?:pasted (?:below|above|in|here)|paste[sd]? (?:in|it in|them in|below|here)|i'?ll paste|we'?ll paste|"
+               r"i paste|users? pastes?|here (?:is|are) (?:the|my|our|some)\b|here'?s (?:the|my|our)\b|the following "
+               r"(?:text|notes|numbers|figures|email|list|data|table)|(?:i|we|the user|users) (?:type|types|enter|enters|"
+               r"give|gives|provide|provides|supply|supplies) (?:in |it |the )?(?:\w+\s+){0,2}?(?:numbers?|figures|"
+               r"amounts?|principal|rates?|values|inputs|text|details))\b",
+               # a calculation on the numbers stated in the goal itself ("spot 1.0850, EUR rate 3.25%")
+               r"\b(?:calculate|compute|work out|what(?:'s| is) the)\b[^.?!]{0,80}?\d+(?:[.,]\d+)?\s?%?[^.?!]{0,60}?"
+               r"\d+(?:[.,]\d+)?\s?%")),
 )
 _COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.patterns)) for c in CRITERIA)
 BY_KEY = {c.key: c for c in CRITERIA}

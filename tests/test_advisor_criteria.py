@@ -21,6 +21,13 @@ SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
     ("Make the model fluent in the jargon of reinsurance treaties", "domain", "fluent in the jargon"),
     ("Reply to customers in our brand voice", "style", "our brand voice"),
     ("Translate this letter into German", "generic_task", "Translate"),
+    ("CFO here - turn these bullet notes into a board update", "supplied_input", "turn these bullet notes"),
+    ("calc IRR from these cashflows: -100k, 30k, 40k", "supplied_input", "calc IRR from these cashflows"),
+    ("The bot keeps inventing savings rates we don't offer", "stop_inventing", "inventing"),
+    ("For each alert, retrieve the customer's last 90 days of transactions and summarise them", "document_lookup",
+     "retrieve the customer's last 90 days of transactions"),
+    ("Chatbot that answers about a customer's own portfolio holdings", "document_lookup", "a customer's own portfolio holdings"),
+    ("Describe what each of our ETFs invests in, using the prospectuses", "document_lookup", "using the prospectuses"),
 ])
 def test_each_criterion_quotes_the_goals_words(goal, key, words):
     hit = next(h for h in detect(goal) if h.key == key)
@@ -35,6 +42,21 @@ def test_each_criterion_quotes_the_goals_words(goal, key, words):
 ])
 def test_goals_that_state_no_criterion(goal):
     assert stated_sides(detect(goal)) <= {"prompt"}
+
+
+@pytest.mark.parametrize("goal,not_key", [
+    ("The model has to answer from their own account record", "schema"),  # a record to read, not a format to produce
+    ("Tell students their own grades from the LMS", "label_set"),
+    ("I paste my expenses - which 3 categories do I spend most on?", "label_set"),  # a ranking, not a label set
+    ("Invent names for our new savings products", "stop_inventing"),  # inventing is the task here
+])
+def test_phrases_that_only_look_like_a_criterion(goal, not_key):
+    assert not_key not in {h.key for h in detect(goal)}
+
+
+def test_supplied_input_is_prompt_unless_a_specific_need_is_stated():
+    assert stated_sides(detect("Summarise the transcript pasted below into five bullets")) == {"prompt"}
+    assert stated_sides(detect("Turn these notes into our fixed 5-section memo format")) == {"finetune"}
 
 
 def test_a_specific_need_outranks_a_generic_task_cue():
