@@ -32,7 +32,7 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
              r"notes|minutes|knowledge base|wiki|faqs?|polic(?:y|ies)|procedures|guidelines|rulebooks?|circulars?|"
              r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?|rules|rulebooks?|"
-             r"criteria sheets?|t&cs|terms and conditions)")
+             r"criteria sheets?|t&cs|terms and conditions|runbooks?|playbooks?|help (?:centre|center) articles|kb articles)")
 
 
 _PERSON = (r"(?:customer|client|borrower|account[- ]holder|policyholder|policy[- ]holder|member|applicant|merchant|"
@@ -118,6 +118,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?:[\w-]+\s+){0,2}(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|"
                r"positions|kyc)\b",
                r"\bpull(?:s|ing)?\s+(?:the\s+)?(?:facts|data|figures|details|information|numbers)\s+(?:from|out of)\b",
+               rf"\b(?:answer|answers|answering|reply|replies|replying|respond|responds|responding)\s+(?:only\s+)?(?:from|using)\s+"
+               rf"(?:the|our|their|its)\s+(?:[\w'-]+\s+){{0,2}}{_DOC_NOUN}\b",
+               # "the customer's last 90 days of transactions pulled from core banking"
+               rf"\b{_PERSON}'?s?\s+(?:[\w-]+\s+){{0,5}}{_RECORD}\s+(?:pulled|fetched|retrieved|looked up|read|taken)\s+from\b",
                # the documents named as the source of the answer
                rf"\b(?:using|according to|grounded in|sourced from)\s+(?:the|our|their|its)\s+(?:[\w'-]+\s+){{0,2}}"
                rf"{_DOC_NOUN}\b(?!\s+(?:format|style|template|layout|structure|tone|voice))",
@@ -156,7 +160,10 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?:to|into)\s+(?:the\s+|our\s+|a\s+|one of (?:the|our)\s+)?(?:right\s+|correct\s+)?(?:[\w-]+\s+){0,2}"
                r"(?:accounts|account codes|gl codes|cost centres|cost centers|categories|queues|buckets|classes|labels)\b",
                r"\b(?:input[- ]?(?:→|->|to|-to-)[- ]?output|input/output)\b",
-               r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b")),
+               r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b",
+               rf"\b(?:translate|translates|translating|convert|converts|converting|turn|turns|turning)\b[^.?!]{{0,60}}?\binto\s+"
+               rf"(?:{_OWN_FORMAT}|an in-house|an internal|the firm'?s)\s+(?:[\w-]+\s+){{0,3}}?(?:query language|language|dialect|"
+               rf"dsl|syntax|sql|codes?)\b")),
     Criterion("schema", "finetune", "produce your fixed format or schema",
               "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
               (rf"\b(?:{_OWN_FORMAT}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
@@ -165,7 +172,9 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+){0,2}|"
                r"[\w'-]+\s+)(?:expects?|requires?|mandates?|uses?|use|prescribes?|follows?|follow)\b",
                r"\b[\w-]+-(?:section|part|field|column|step) (?:template|format|structure|layout)\b",
-               r"\b(?:schema|format|template|structure|layout) is (?:fixed|set|mandated|prescribed|strict|standard)\b")),
+               r"\b(?:schema|format|template|structure|layout) is (?:fixed|set|mandated|prescribed|strict|standard)\b",
+               r"\bin (?:the|our) (?!(?:same|right|correct|usual|plain|simple|normal|standard|best|easiest|following)\b)"
+               r"[\w/&-]+(?:\s+[\w/&-]+)? (?:format|template|layout)\b")),
     Criterion("examples", "finetune", "learn from your examples of the output",
               "a fine-tuned adapter learns what those examples share; a prompt holds only a few of them",
               (rf"(?:\b(?:we have|we've got|we got|there are|with|have|got)|\()\s*(?:about\s+|around\s+|roughly\s+|over\s+|~\s*|some\s+|"
@@ -257,6 +266,29 @@ _COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.patterns)) f
 BY_KEY = {c.key: c for c in CRITERIA}
 
 
+# A goal can rule a side out ("plain answers are fine, nothing fancy format-wise"); then neither a criterion nor
+# the goal model's "both" should put that side back.
+_NEGATED = {
+    "finetune": re.compile(
+        r"\b(?:no|nothing|without|not|don'?t|doesn'?t|do not|does not|never mind)\s+(?:\w+\s+){0,3}?(?:special|fancy|"
+        r"particular|specific|fixed|set|strict|custom|house)?\s*(?:format|formatting|template|style|tone|layout|structure)"
+        r"(?:[- ]wise)?\b|\b(?:any|plain|normal|free) (?:format|text) (?:is|are) (?:fine|ok|okay)\b|\bformat[- ]wise\b",
+        re.IGNORECASE),
+    "rag": re.compile(
+        r"\b(?:no|nothing|without|doesn'?t|does not|don'?t|do not)\s+(?:need\s+(?:to\s+)?)?(?:\w+\s+){0,2}?(?:new|special|"
+        r"extra|outside|external|private|internal|current|live|up-to-date)\s+(?:\w+\s+){0,2}?(?:facts|knowledge|information|data|"
+        r"documents|figures|numbers|rates|limits|prices)\b|"
+        r"\bnothing (?:else )?to look up\b|\b(?:doesn'?t|does not|don'?t|do not|no) need (?:to )?know anything (?:new|else)\b|\bno (?:need|requirement) to (?:cite|quote|look (?:anything )?up)\b",
+        re.IGNORECASE),
+}
+
+
+def negated_sides(goal: str) -> set[str]:
+    """The sides the goal rules out in so many words."""
+    text = " ".join(goal.replace("’", "'").split())
+    return {side for side, pat in _NEGATED.items() if pat.search(text)}
+
+
 @dataclass(frozen=True)
 class CriterionHit:
     """One criterion the goal states outright, with the words that state it."""
@@ -271,10 +303,14 @@ class CriterionHit:
 
 
 def detect(goal: str) -> list[CriterionHit]:
-    """The criteria the goal states, in CRITERIA order; each with its first matching phrase."""
+    """The criteria the goal states, in CRITERIA order; each with its first matching phrase (none on a side the
+    goal rules out)."""
     text = " ".join(goal.replace("’", "'").split())
+    ruled_out = negated_sides(text)
     hits = []
     for crit, patterns in _COMPILED:
+        if crit.side in ruled_out:
+            continue
         for pat in patterns:
             m = pat.search(text)
             if m:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from advisor.config import APPROACHES
-from advisor.criteria import CriterionHit, detect, stated_sides
+from advisor.criteria import CriterionHit, detect, negated_sides, stated_sides
 
 # Path → confidence, measured on the 292 held-out goals (docs/advisor.md, "Calibration"): stated on both
 # sides 45/45, stated and the model agrees 93/94, stated one side while the model hears both 16/23, stated
@@ -62,6 +62,9 @@ def model_confidence(top_share: float) -> float:
 def goal_verdict(goal: str, shares: dict[str, float], model_answer: str) -> Verdict:
     """The goal's verdict before any data: ``model_answer`` is the goal model's outcome (an approach or "clarify")."""
     hits = detect(goal)
+    ruled_out = negated_sides(goal)
+    if model_answer == "both" and len(ruled_out) == 1:  # "both" needs the side the goal ruled out
+        model_answer = "rag" if ruled_out == {"finetune"} else "finetune"
     sides = stated_sides(hits)
     keys = {h.key for h in hits}
     if {"rag", "finetune"} <= sides:

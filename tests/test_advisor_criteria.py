@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.criteria import detect, stated_sides
+from advisor.criteria import detect, negated_sides, stated_sides
 from advisor.verdict import PATH_CONFIDENCE, goal_verdict, with_data
 
 SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
@@ -28,6 +28,10 @@ SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
      "retrieve the customer's last 90 days of transactions"),
     ("Chatbot that answers about a customer's own portfolio holdings", "document_lookup", "a customer's own portfolio holdings"),
     ("Describe what each of our ETFs invests in, using the prospectuses", "document_lookup", "using the prospectuses"),
+    ("IT helpdesk bot answering from our runbooks", "document_lookup", "answering from our runbooks"),
+    ("Translate questions into our internal ledger query language", "label_set",
+     "Translate questions into our internal ledger query language"),
+    ("Ops needs the answers in the dispute format: reason code, time limit", "schema", "in the dispute format"),
 ])
 def test_each_criterion_quotes_the_goals_words(goal, key, words):
     hit = next(h for h in detect(goal) if h.key == key)
@@ -52,6 +56,21 @@ def test_goals_that_state_no_criterion(goal):
 ])
 def test_phrases_that_only_look_like_a_criterion(goal, not_key):
     assert not_key not in {h.key for h in detect(goal)}
+
+
+@pytest.mark.parametrize("goal,side", [
+    ("Staff ask how reimbursement works. Plain answers are fine, nothing fancy format-wise.", "finetune"),
+    ("Explain our fee rules, no special format needed", "finetune"),
+    ("It does not need to know anything new, just reply in our brand voice", "rag"),
+])
+def test_a_side_the_goal_rules_out(goal, side):
+    assert side in negated_sides(goal)
+    assert side not in stated_sides(detect(goal))
+
+
+def test_a_ruled_out_side_overrides_the_goal_models_both():
+    v = goal_verdict("Answer questions about our expense policy; plain answers, nothing fancy format-wise", SHARES, "both")
+    assert v.approach == "rag"
 
 
 def test_supplied_input_is_prompt_unless_a_specific_need_is_stated():
