@@ -24,8 +24,9 @@ TARGET = 0.95  # the issue's bar for new goals
 # Blind history (each scored once, before being used): v9 + v10 112/120 (93.3 %, ae5255c), v11 + v12 104/120
 # (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed), v15 + v16 104/120 (86.7 %, 32bee49), v17 + v18 100/119
 # (84.0 %, 3532fb5), v19 + v20 108/120 (90.0 %, 37f732e; then joined the examples), v21 + v22 see NEW_SETS_SCORE.
-GUARD_SCORE = 224 / 239  # v15–v18 on the method of this commit (204/239 before sets 5–14, 19, 20 and writers A-C joined the examples)
-NEW_SETS_SCORE = 0 / 120  # set when v21 + v22 are scored
+GUARD_SCORE = 223 / 238  # v15–v18 (v18 less one goal that set 20 repeated word for word) on the method of this commit (204/239 before sets 5–14, 19, 20 and writers A-C joined the examples)
+NEW_SETS_SCORE = 110 / 119  # v21 58/60, v22 52/59 = 92.4 %, scored once on commit 14b7593;
+# v22 lost one goal that its writer happened to word exactly like an example goal (not blind)
 FLOORS = {GUARD_SETS: GUARD_SCORE, NEW_SETS: NEW_SETS_SCORE}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
@@ -79,7 +80,7 @@ def test_blind_accuracy_floor(blind_results, names):
     assert blind_accuracy(blind_results, names) >= FLOORS[names] - 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="measured 90.0 % (108/120) on the new blind sets 19-20, below the 95 % target; "
+@pytest.mark.xfail(strict=True, reason="measured 92.4 % (110/119) on the new blind sets 21-22, below the 95 % target; "
                                       "docs/advisor.md lists the misses and what would close the gap")
 def test_new_blind_sets_meet_target(blind_results):
     assert blind_accuracy(blind_results, NEW_SETS) >= TARGET
