@@ -26,7 +26,7 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
               r"guidance|guidelines|instructions|announcements|news|releases?|filings|reports?|research|notes|changes|"
               r"updates|developments|data|tariffs?|limits|requirements|procedures|documentation|docs|versions?|lists?|"
               r"decisions|rulings|results|listings|statements|thresholds|brackets|holdings|positions|balances|"
-              r"exposures?|inventory)")
+              r"exposures?|inventory|bulletins|circulars|notices)")
 
 
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
@@ -43,7 +43,8 @@ _RECORD = (r"(?:records?|profiles?|files?|history|data|holdings|accounts?|statem
 # the user hands the model the material it works on, in the message itself
 _SUPPLIED_NOUN = (r"(?:bullet notes|notes|bullet(?:s| points)?|numbers|figures|text|transcript|email|emails|message|letter|list|rows|"
                   r"paragraphs?|draft|sentences?|expenses|amounts|rates|table|paste|excerpt|passage|"
-                  r"memo|minutes|comments|feedback|review|reviews|article|post|cash ?flows|values)")
+                  r"memo|minutes|comments|feedback|review|reviews|article|post|cash ?flows|values|lines|items|entries|receipts|"
+                  r"invoices?)")
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ CRITERIA: tuple[Criterion, ...] = (
               "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
               (rf"\b(?:{_OWN_FORMAT}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
                rf"compliance-approved|branded|scripted|set)(?:\s+{_W}){{0,3}}\s+(?:json\s+|xml\s+|csv\s+)?(?:schema|"
-               r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format)\b",
+               r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format|entries)\b",
                r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+){0,2}|"
                r"[\w'-]+\s+)(?:expects?|requires?|mandates?|uses?|use|prescribes?|follows?|follow)\b",
                r"\b[\w-]+-(?:section|part|field|column|step) (?:template|format|structure|layout)\b",
@@ -195,6 +196,8 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:speak|speaks|write|writes|understand|understands|read|reads) (?:in )?(?:the|our|their) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
                r"language of)\b",
                r"\b(?:shorthand|slang|lingo|argot)\s+(?:of|used by|that)\b",
+               r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|read|follow|handle|"
+               r"know)\s+(?:the|our|their)\s+(?:[\w'-]+\s+){0,3}?(?:jargon|lingo|shorthand|terminology)\b",
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"
                r"(?:shorthand|slang|abbreviations)\b")),
     Criterion("style", "finetune", "behave consistently in your style or voice",
@@ -203,7 +206,9 @@ CRITERIA: tuple[Criterion, ...] = (
                r"writing style)\b",
                rf"\b(?:voice|tone|style|persona|register|manner|phrasing|wording)\s+(?:of|that|used by|our)(?:\s+{_W}){{0,4}}"
                rf"\s+(?:our|we|us|the team|the desk)\b",
-               r"\b(?:sound|sounds|sounding|reads?|read) like (?:our|the|one of our|a member of our)\b",
+               r"\b(?:sound|sounds|sounding|reads?|read|worded|written|phrased) like (?:our|the|one of our|a member of our)\b",
+               r"\b(?:follow|follows|following|keep to|sticks? to)\s+(?:{own}\s+)?(?:[\w'-]+\s+){{0,2}}(?:conventions|house rules|"
+               r"style guide|coding standards|writing standards)\b".format(own=_OWN_FORMAT),
                r"\b(?:style|voice|tone|way) (?:that )?(?:our|the) (?:[\w'-]+\s+)?(?:write|writes|use|uses|speak|speaks|talk|talks)\b",
                r"\b(?:the (?:same )?way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
                r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
@@ -232,6 +237,9 @@ CRITERIA: tuple[Criterion, ...] = (
                r"instruct(?:ion)?[- ]tuned\s+|pre-?trained\s+|base\s+)?(?:chat ?bot|chat model|assistant|llm|model|ai)"
                r"\s+(?:can|could|would|already|should be able to)\s+(?:already\s+)?(?:do|does|handle|manage)\b",
                r"\bout of the box\b",
+               r"\b(?:suggest|propose|come up with|give me|list)\s+(?:\d+|a few|some|several|two|three|four|five|six|seven|eight|"
+               r"ten|a dozen)\s+(?:[\w-]+\s+){0,3}?(?:ideas|names|subject lines|titles|headlines|taglines|slogans|questions|"
+               r"options|captions|hashtags)\b",
                r"\bgeneric\s+(?:\w+\s+){0,2}(?:summar(?:y|ies)|emails?|letters?|answers?|explanations?|copy|descriptions?|"
                r"posts?|replies|responses|text)\b",
                r"\bhelp (?:me|us)\s+(?:make|write|draft|come up with|put together|brainstorm|think of|prepare)\s+"
@@ -250,9 +258,11 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("supplied_input", "prompt", "work on text or numbers you give it in the message",
               "everything the model needs is in your message, and an instruct model does such a task from a clear "
               "prompt; no index or training needed",
-              (rf"\b(?:calc|calculate|compute|work out|figure out|turn|rewrite|reword|summari[sz]e|shorten|tidy|clean up|polish|translate|format|convert|total|add up|"
-               rf"sum|sort|categori[sz]e|analy[sz]e|explain|check|review|proofread|edit|improve|condense|make)\s+"
-               rf"(?:[\w-]+\s+){{0,3}}?(?:(?:from|of|for|on|in)\s+)?(?:these|this|the following|my|the attached|the pasted)\s+(?:[\w-]+\s+){{0,2}}?{_SUPPLIED_NOUN}\b",
+              (rf"\b(?:calc|calculate|compute|work out|figure out|turn|rewrite|reword|summari[sz]e|shorten|tidy|clean up|polish|"
+               rf"translate|format|reformat|convert|total|add up|sum|sort|group|split|categori[sz]e|classify|label|tag|extract|"
+               rf"pull|parse|analy[sz]e|explain|check|review|proofread|edit|fix|improve|condense|make)\s+"
+               rf"(?:[\w,'-]+\s+){{0,8}}?(?:(?:from|of|for|on|in|out of|into)\s+)?(?:these|this|the following|my|the attached|"
+               rf"the pasted|pasted|attached|the below)\s+(?:[\w-]+\s+){{0,2}}?{_SUPPLIED_NOUN}\b",
                r"\b(?:pasted (?:below|above|in|here)|paste[sd]? (?:in|it in|them in|below|here)|i'?ll paste|we'?ll paste|"
                r"i paste|users? pastes?|here (?:is|are) (?:the|my|our|some)\b|here'?s (?:the|my|our)\b|the following "
                r"(?:text|notes|numbers|figures|email|list|data|table)|(?:i|we|the user|users) (?:type|types|enter|enters|"

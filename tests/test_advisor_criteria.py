@@ -32,6 +32,13 @@ SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
     ("Translate questions into our internal ledger query language", "label_set",
      "Translate questions into our internal ledger query language"),
     ("Ops needs the answers in the dispute format: reason code, time limit", "schema", "in the dispute format"),
+    ("Classify these 20 expense lines as travel, meals or office supplies", "supplied_input", "Classify these 20 expense lines"),
+    ("Pull the name and claim date out of this pasted email as JSON", "supplied_input",
+     "Pull the name and claim date out of this pasted email"),
+    ("The model doesn't get the jargon in Lloyd's market slips", "domain", "doesn't get the jargon"),
+    ("Port COBOL to Java that follows our team's conventions", "style", "follows our team's conventions"),
+    ("Answers worded like our approved marketing copy", "style", "worded like our"),
+    ("Suggest five subject lines for our spring sale newsletter", "generic_task", "Suggest five subject lines"),
 ])
 def test_each_criterion_quotes_the_goals_words(goal, key, words):
     hit = next(h for h in detect(goal) if h.key == key)
