@@ -26,7 +26,7 @@ TARGET = 0.95  # the issue's bar for new goals
 # (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed), v15 + v16 104/120 (86.7 %, 32bee49), v17 + v18 100/119
 # (84.0 %, 3532fb5), v19 + v20 108/120 (90.0 %, 37f732e; then joined the examples), v21 + v22 110/119 (92.4 %, 14b7593; then joined the examples), v23 + v24 see NEW_SETS_SCORE.
 GUARD_SCORE = 222 / 238  # v15–v18 (v18 less one goal that set 20 repeated word for word) on the method of this commit (204/239 before sets 5–14, 19–22 and writers A-C joined the examples)
-NEW_SETS_SCORE = 0 / 120  # set when v23 + v24 are scored
+NEW_SETS_SCORE = 115 / 120  # v23 56/60, v24 59/60 = 95.8 %, scored once on commit 0fd29d6
 FLOORS = {GUARD_SETS: GUARD_SCORE, NEW_SETS: NEW_SETS_SCORE}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 
@@ -80,9 +80,8 @@ def test_blind_accuracy_floor(blind_results, names):
     assert blind_accuracy(blind_results, names) >= FLOORS[names] - 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="measured 92.4 % (110/119) on the new blind sets 21-22, below the 95 % target; "
-                                      "docs/advisor.md lists the misses and what would close the gap")
 def test_new_blind_sets_meet_target(blind_results):
+    # met on v23 + v24 (95.8 %); the pairs before were 90.0 % and 92.4 %, so one more fresh pair should confirm it
     assert blind_accuracy(blind_results, NEW_SETS) >= TARGET
 
 
