@@ -26,20 +26,22 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
               r"guidance|guidelines|instructions|announcements|news|releases?|filings|reports?|research|notes|changes|"
               r"updates|developments|data|tariffs?|limits|requirements|procedures|documentation|docs|versions?|lists?|"
               r"decisions|rulings|results|listings|statements|thresholds|brackets|holdings|positions|balances|"
-              r"exposures?|inventory|bulletins|circulars|notices)")
+              r"exposures?|inventory|bulletins|circulars|notices|order status|status|statuses)")
 
 
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
              r"notes|minutes|knowledge base|wiki|faqs?|polic(?:y|ies)|procedures|guidelines|rulebooks?|circulars?|"
              r"prospectus(?:es)?|factsheets?|brochures?|pdfs?|sharepoint|intranet|product sheets?|rate sheets?|rules|rulebooks?|"
-             r"criteria sheets?|t&cs|terms and conditions|runbooks?|playbooks?|help (?:centre|center) articles|kb articles)")
+             r"criteria sheets?|t&cs|terms and conditions|runbooks?|playbooks?|help (?:centre|center) articles|kb articles|slides|lecture notes|syllab(?:us|i)|release notes)")
 
 
 _PERSON = (r"(?:customer|client|borrower|account[- ]holder|policyholder|policy[- ]holder|member|applicant|merchant|"
-           r"counterparty|company|employee|patient|student|supplier|vendor|user|caller|investor|household)")
+           r"counterparty|company|employee|patient|student|supplier|vendor|user|caller|investor|household|cardholder|"
+           r"taxpayer|tenant|shopper|buyer)")
 _RECORD = (r"(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|positions|kyc|"
            r"transactions|payments|balances?|case notes|notes|claims?|chargebacks?|invoices|orders|tickets|contracts?|"
-           r"policy|policies|documents?|filings|loans?|limits)")
+           r"policy|policies|documents?|filings|loans?|limits|charts?|chart entries|returns|correspondence|"
+           r"order status|status)")
 # the user hands the model the material it works on, in the message itself
 _SUPPLIED_NOUN = (r"(?:bullet notes|notes|bullet(?:s| points)?|numbers|figures|text|transcript|email|emails|message|letter|list|rows|"
                   r"paragraphs?|draft|sentences?|expenses|amounts|rates|table|paste|excerpt|passage|"
@@ -81,7 +83,8 @@ CRITERIA: tuple[Criterion, ...] = (
                r"several times|a few times|many times|multiple times|twice|a couple of times)\b",
                r"\b(?:constantly|frequently|regularly|often|keeps?|keep on)\s+(?:chang|updat|revis)\w*",
                r"\b(?:kept|keep|stay|stays|remain)\s+(?:current|up[- ]to[- ]date)\b",
-               r"\bas (?:the|they|it|things|rules|prices|rates|products) (?:change|are revised|are updated|evolve)\b")),
+               r"\bas (?:(?:the|our) (?:[\w-]+\s+)?[\w-]+|they|it|things|rules|prices|rates|products) (?:change|changes|"
+               r"are revised|is revised|are updated|is updated|get updated|evolve)\b")),
     Criterion("cite_or_quote", "rag", "cite or quote the source",
               "retrieval returns the exact passage to quote and point to; a fine-tuned model cannot show where an "
               "answer came from",
@@ -95,6 +98,7 @@ CRITERIA: tuple[Criterion, ...] = (
                r"(?:paragraph|section|clause|page|document|doc|rule|source|passage|runbook|policy|file|pdf|article|manual|"
                r"procedure)s?\b",
                r"\bwhere (?:the|each|an?) (?:answer|figure|fact|rule)s? (?:came|comes) from\b",
+               r"\bwhich (?:[\w-]+\s+){1,2}(?:it|the answer|each answer|that) (?:came|comes) from\b",
                r"\b(?:page|paragraph|section|clause) references?\b",
                r"\bas (?:the )?source\b")),
     Criterion("document_lookup", "rag", "look up what your documents say",
@@ -128,7 +132,8 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"{_DOC_NOUN}\b(?!\s+(?:format|style|template|layout|structure|tone|voice))",
                # a retrieval verb on one customer's / client's / merchant's records: facts read at answer time
                rf"\b(?:retrieve|retrieves|retrieving|pull|pulls|pulling|fetch|fetches|fetching|look up|looks up|"
-               rf"looking up|check|checks|checking|read|reads|reading|answer from|answers from|based on)\s+"
+               rf"looking up|check|checks|checking|read|reads|reading|answer from|answers from|based on|using|uses|from|"
+               rf"filled from|drawn from)\s+"
                rf"(?:the|each|their|his|her|a|this|that)\s+{_PERSON}'?s?\s+(?:{_W}\s+){{0,6}}?{_RECORD}\b",
                # one customer's own records, read at answer time
                rf"\b(?:their|his|her|(?:the|a|each|one) {_PERSON}'?s?)\s+own\s+"
@@ -209,7 +214,7 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:sound|sounds|sounding|reads?|read|worded|written|phrased) like (?:our|the|one of our|a member of our)\b",
                r"\b(?:follow|follows|following|keep to|sticks? to)\s+(?:{own}\s+)?(?:[\w'-]+\s+){{0,2}}(?:conventions|house rules|"
                r"style guide|coding standards|writing standards)\b".format(own=_OWN_FORMAT),
-               r"\b(?:style|voice|tone|way) (?:that )?(?:our|the) (?:[\w'-]+\s+)?(?:write|writes|use|uses|speak|speaks|talk|talks)\b",
+               r"\b(?:style|voice|tone|way) (?:that )?(?:our|the) (?:[\w'-]+\s+){0,2}(?:write|writes|use|uses|speak|speaks|talk|talks)\b",
                r"\b(?:the (?:same )?way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
                r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
                r"experts?|engineers|clinicians|adjusters|traders|coaches|planners|accountants|auditors|bankers)\b"

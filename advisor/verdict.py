@@ -29,7 +29,12 @@ PATH_CONFIDENCE = {
     "stated_agrees": 0.95,
     "stated_model_both": 0.7,
     "stated_overrides": 0.7,
+    "stated_no_behaviour": 0.75,
 }
+# The goal model says "both" for most goals that state a knowledge need, including some that ask for no learnt
+# behaviour at all. When its own behaviour axis reads the whole goal below this, the knowledge need alone decides
+# (blind sets 15-18 and 23-26: the three such goals were all retrieval; every "both" among them read >= 0.11).
+NO_BEHAVIOUR_AXIS = 0.1
 # Goal model alone, by its top share: held-out 90/93 at ≥ 0.8, 14/16 at 0.6–0.8, 3/3 below (small).
 MODEL_SHARE_CONFIDENCE = ((0.8, 0.9), (0.6, 0.75), (0.0, 0.6))
 DATA_DECISIVE_ROWS = 1000  # more labelled rows than any prompt holds
@@ -59,8 +64,9 @@ def model_confidence(top_share: float) -> float:
     return next(conf for floor, conf in MODEL_SHARE_CONFIDENCE if top_share >= floor)
 
 
-def goal_verdict(goal: str, shares: dict[str, float], model_answer: str) -> Verdict:
-    """The goal's verdict before any data: ``model_answer`` is the goal model's outcome (an approach or "clarify")."""
+def goal_verdict(goal: str, shares: dict[str, float], model_answer: str, behaviour_axis: float | None = None) -> Verdict:
+    """The goal's verdict before any data: ``model_answer`` is the goal model's outcome (an approach or "clarify");
+    ``behaviour_axis`` the goal model's reading of the whole goal on its behaviour axis, when known."""
     hits = detect(goal)
     ruled_out = negated_sides(goal)
     if model_answer == "both" and len(ruled_out) == 1:  # "both" needs the side the goal ruled out
@@ -72,6 +78,8 @@ def goal_verdict(goal: str, shares: dict[str, float], model_answer: str) -> Verd
     if len(sides) == 1:
         side = next(iter(sides))
         if model_answer == "both" and side in ("rag", "finetune") and not (side == "rag" and "learn_facts" in keys):
+            if side == "rag" and behaviour_axis is not None and behaviour_axis < NO_BEHAVIOUR_AXIS:
+                return Verdict("rag", "stated_no_behaviour", PATH_CONFIDENCE["stated_no_behaviour"], hits, model_answer)
             return Verdict("both", "stated_model_both", PATH_CONFIDENCE["stated_model_both"], hits, model_answer)
         path = "stated_agrees" if model_answer == side else "stated_overrides"
         return Verdict(side, path, PATH_CONFIDENCE[path], hits, model_answer)

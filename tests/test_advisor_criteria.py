@@ -121,3 +121,10 @@ def test_the_goal_model_reads_the_task_not_the_technique_named():
     assert without_technique("Fine-tune a model so it can explain duration") == "use a model so it can explain duration"
     assert without_technique("I was going to RAG our 5,000 notes; fine tuning on them next") == "I was going to use our 5,000 notes; using them next"
     assert without_technique("storage bragging rights for a fine tunnel") == "storage bragging rights for a fine tunnel"
+
+
+def test_a_knowledge_need_with_no_behaviour_overrides_the_goal_models_both():
+    goal = "Answer my clients' questions using our engagement letters, quoting the relevant clause"
+    assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.02).approach == "rag"
+    assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.6).approach == "both"  # the model hears a behaviour
+    assert goal_verdict(goal, SHARES, "both").approach == "both"  # no axis reading: the model's both stands
