@@ -48,7 +48,11 @@ def _model_reason(gs: GoalSignals, approach: str) -> str:
     if approach == "prompt":
         return ("The goal is a generic task and asks neither for facts the model cannot know nor for your own labels, "
                 f"format or style → the base instruct model does it from a clear prompt with a few examples{like}.")
-    return f"The goal as a whole is worded like goals that need {TECHNIQUE[approach]}{like}."
+    need = {"rag": "facts the model cannot know (definitions, your documents, current figures) → retrieval supplies them",
+            "finetune": "a learned output (your labels, format, style or domain language) → fine-tuning learns it from examples",
+            "both": "facts the model cannot know and a learned way of answering → retrieval for the facts, a fine-tuned "
+                    "adapter for the behaviour"}[approach]
+    return f"The goal as a whole is worded like goals that need {need}{like}."
 
 
 def data_reason(summary: str, kind: str, n_rows: int) -> str:
