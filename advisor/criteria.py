@@ -37,7 +37,7 @@ _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs
 
 _PERSON = (r"(?:customer|client|borrower|account[- ]holder|policyholder|policy[- ]holder|member|applicant|merchant|"
            r"counterparty|company|employee|patient|student|supplier|vendor|user|caller|investor|household|cardholder|"
-           r"taxpayer|tenant|shopper|buyer)")
+           r"taxpayer|tenant|shopper|buyer|case|account)")
 _RECORD = (r"(?:records?|profiles?|files?|history|data|holdings|accounts?|statements?|crm|portfolio|positions|kyc|"
            r"transactions|payments|balances?|case notes|notes|claims?|chargebacks?|invoices|orders|tickets|contracts?|"
            r"policy|policies|documents?|filings|loans?|limits|charts?|chart entries|returns|correspondence|"
@@ -78,7 +78,7 @@ CRITERIA: tuple[Criterion, ...] = (
               (rf"(?<!write )(?<!writes )(?<!writing )(?<!draft )(?<!drafts )(?<!drafting )(?<!generate )(?<!generates )"
                rf"(?<!create )(?<!creates )(?<!produce )(?<!produces )\b{_FRESH}(?:\s+{_W}){{0,3}}\s+{_FACT_NOUN}\b",
                r"\b(?:chang(?:e|es|ed|ing)|updat(?:e|es|ed|ing)|revis(?:e|es|ed|ing)|refresh(?:es|ed)?|republish(?:es|ed)?|"
-               r"publish(?:es|ed)?|amend(?:s|ed)?)\s+(?:it\s+|them\s+|this\s+)?(?:every|each|"
+               r"publish(?:es|ed)?|amend(?:s|ed)?)\s+(?:it\s+|them\s+|this\s+|(?:the|our)\s+[\w-]+\s+)?(?:every|each|"
                r"weekly|daily|monthly|quarterly|yearly|annually|often|regularly|frequently|constantly|all the time|"
                r"several times|a few times|many times|multiple times|twice|a couple of times)\b",
                r"\b(?:constantly|frequently|regularly|often|keeps?|keep on)\s+(?:chang|updat|revis)\w*",
@@ -138,6 +138,8 @@ CRITERIA: tuple[Criterion, ...] = (
                # one customer's own records, read at answer time
                rf"\b(?:their|his|her|(?:the|a|each|one) {_PERSON}'?s?)\s+own\s+"
                rf"(?:[\w-]+\s+){{0,3}}(?:{_RECORD}|logs?|chart of accounts)\b",
+               r"\b(?:their|his|her|my)\s+(?:[\w-]+\s+)?(?:account|loan|policy|card|pension|portfolio)\s+(?:data|records?|details|"
+               r"history|balances?|statements?|holdings)\b",
                r"\b(?:borrowers?|customers?|clients?|members?|applicants?)'?s?\s+(?:existing\s+|current\s+)?(?:account|transaction|"
                r"payment|kyc|credit)\s+(?:data|records?|history|details)\b")),
     Criterion("stop_inventing", "rag", "stop making up facts",
@@ -201,6 +203,9 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:speak|speaks|write|writes|understand|understands|read|reads) (?:in )?(?:the|our|their) (?:\w+\s+){0,3}(?:jargon|lingo|shorthand|"
                r"language of)\b",
                r"\b(?:shorthand|slang|lingo|argot)\s+(?:of|used by|that)\b",
+               r"\b(?:our|their|its)\s+(?:[\w'-]+\s+){0,2}?(?:own\s+)?(?:shorthand|jargon|slang|lingo|argot)\b",
+               r"\b(?:full of|packed with|heavy with|riddled with|thick with)\s+(?:[\w-]+\s+)?(?:slang|jargon|shorthand|"
+               r"abbreviations|acronyms|lingo)\b",
                r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|read|follow|handle|"
                r"know)\s+(?:the|our|their)\s+(?:[\w'-]+\s+){0,3}?(?:jargon|lingo|shorthand|terminology)\b",
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"

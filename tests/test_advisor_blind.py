@@ -4,8 +4,8 @@ Each set was written by someone who never saw the advisor's code, its example go
 was scored once, on the method of its day. Sets 5–14 were each scored once and then joined the advisor's
 example goals (``advisor/data/anchors.jsonl``, ``source`` "blind set N"), as sets 1–4 had before them: goals in
 other people's words are what the goal model learns most from. Sets 15–18 were scored once and are kept out of
-training as a regression guard; sets 19–26 were scored once, in pairs, each on the method committed before it was
-opened, and then joined the examples too. Sets 27 and 28 were opened only after the method that followed was
+training as a regression guard; sets 19–28 were scored once, in pairs, each on the method committed before it was
+opened, and then joined the examples too. Sets 29 and 30 were opened only after the method that followed was
 committed and are the honest estimate for new goals.
 A goal the advisor answers with a clarifying question counts wrong (unless the set expects "clarify").
 """
@@ -19,15 +19,15 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 GUARD_SETS = ("v15", "v16", "v17", "v18")
-NEW_SETS = ("v27", "v28")
+NEW_SETS = ("v29", "v30")
 TARGET = 0.95  # the issue's bar for new goals
 # Each floor is the score measured on the shipped method, so any regression fails.
 # Blind history (each scored once, before being used): v9 + v10 112/120 (93.3 %, ae5255c), v11 + v12 104/120
 # (86.7 %, 99afd8d), v13 + v14 97/120 (80.8 %, 9ccf7ed), v15 + v16 104/120 (86.7 %, 32bee49), v17 + v18 100/119
 # (84.0 %, 3532fb5), v19 + v20 108/120 (90.0 %, 37f732e; then joined the examples), v21 + v22 110/119 (92.4 %, 14b7593; then joined the examples), v23 + v24 115/120 (95.8 %, 0fd29d6) and v25 + v26 112/120 (93.3 %, same method);
-# both then joined the examples. v27 + v28 see NEW_SETS_SCORE.
-GUARD_SCORE = 223 / 238  # v15–v18 (v18 less one goal that set 20 repeated word for word) on the method of this commit (204/239 before sets 5–14, 19–26 and writers A-C joined the examples)
-NEW_SETS_SCORE = 112 / 120  # v27 55/60, v28 57/60 = 93.3 %, scored once on commit 066d1e7
+# v27 + v28 112/120 (93.3 %, 066d1e7); all then joined the examples. v29 + v30 see NEW_SETS_SCORE.
+GUARD_SCORE = 223 / 238  # v15–v18 (v18 less one goal that set 20 repeated word for word) on the method of this commit (204/239 before sets 5–14, 19–28 and writers A-C joined the examples)
+NEW_SETS_SCORE = 0 / 120  # set when v29 + v30 are scored
 FLOORS = {GUARD_SETS: GUARD_SCORE, NEW_SETS: NEW_SETS_SCORE}
 HIGH_CONFIDENCE = 0.8  # answers at or above this confidence must be right at least 95 % of the time
 

@@ -128,3 +128,14 @@ def test_a_knowledge_need_with_no_behaviour_overrides_the_goal_models_both():
     assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.02).approach == "rag"
     assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.6).approach == "both"  # the model hears a behaviour
     assert goal_verdict(goal, SHARES, "both").approach == "both"  # no axis reading: the model's both stands
+
+
+@pytest.mark.parametrize("goal,key", [
+    ("Summarise notes written in our collectors' own shorthand", "domain"),
+    ("Claim notes full of slang and abbreviations that models don't get", "domain"),
+    ("Clients ask about fees in their card tariff; we revise the tariff every quarter", "new_facts"),
+    ("Mortgage clients chat about their loan account data", "document_lookup"),
+    ("SAR narratives populated from the case's transaction history", "document_lookup"),
+])
+def test_round_five_phrasings(goal, key):
+    assert key in {h.key for h in detect(goal)}
