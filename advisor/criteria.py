@@ -17,8 +17,10 @@ SIDES = ("rag", "finetune", "prompt")
 
 _W = r"[\w'’-]+"  # one word
 _GAP = rf"(?:\s+{_W}){{0,4}}\s+"  # up to four words in between
-_OWN = r"(?:our|my|own|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
-_OWN_FORMAT = r"(?:our|my|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
+# whose it is: "our", "the firm's"… A bare "own" ("their own grades", "their own account record") is one person's
+# record, not a house label set or format, so only the voice/style criterion also takes it (_OWN).
+_OURS = r"(?:our|my|internal|in-house|house|company'?s|firm'?s|bank'?s|team'?s|desk'?s|brand|proprietary)"
+_OWN = rf"(?:{_OURS}|own)"
 _FRESH = (r"(?:new|newly|updated|latest|newest|current|changing|recent|up[- ]to[- ]date|live|today'?s|tonight'?s|"
           r"this (?:week|month|quarter|year)'?s?|this morning'?s)")
 _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|prices?|pricing|fees?|rules?|regulations?|"
@@ -155,7 +157,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("label_set", "finetune", "map inputs to your own fixed set of labels",
               "a fine-tuned adapter learns the mapping from labelled examples and answers with one of your labels "
               "every time",
-              (rf"\b{_OWN_FORMAT}(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|taxonomy|typolog(?:y|ies)|tags|"
+              (rf"\b{_OURS}(?:\s+{_W}){{0,3}}\s+(?:categories|labels|codes|classes|taxonomy|typolog(?:y|ies)|tags|"
                r"buckets|queues|segments|grades|gradings|ratings|rating scale|classification|classifications|"
                r"risk levels|priority levels|reason codes|reasons|strategies|statuses|outcomes|intents|topics|sectors|"
                r"types|tiers)\b",
@@ -170,11 +172,11 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:input[- ]?(?:→|->|to|-to-)[- ]?output|input/output)\b",
                r"\blearn(?:s|ed|ing)? (?:the |a |our )?mapping\b",
                rf"\b(?:translate|translates|translating|convert|converts|converting|turn|turns|turning)\b[^.?!]{{0,60}}?\binto\s+"
-               rf"(?:{_OWN_FORMAT}|an in-house|an internal|the firm'?s)\s+(?:[\w-]+\s+){{0,3}}?(?:query language|language|dialect|"
+               rf"(?:{_OURS}|an in-house|an internal|the firm'?s)\s+(?:[\w-]+\s+){{0,3}}?(?:query language|language|dialect|"
                rf"dsl|syntax|sql|codes?)\b")),
     Criterion("schema", "finetune", "produce your fixed format or schema",
               "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
-              (rf"\b(?:{_OWN_FORMAT}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
+              (rf"\b(?:{_OURS}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
                rf"compliance-approved|branded|scripted|set)(?:\s+{_W}){{0,3}}\s+(?:json\s+|xml\s+|csv\s+)?(?:schema|"
                r"templates?|layout|format|structure|record|form|fields|columns|report structure|memo format|entries)\b",
                r"\b(?:schema|template|layout|structure|format)\s+(?:(?:that|which)\s+)?(?:(?:the|our|their)\s+(?:[\w'-]+\s+){0,2}|"
@@ -217,8 +219,8 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"\b(?:voice|tone|style|persona|register|manner|phrasing|wording)\s+(?:of|that|used by|our)(?:\s+{_W}){{0,4}}"
                rf"\s+(?:our|we|us|the team|the desk)\b",
                r"\b(?:sound|sounds|sounding|reads?|read|worded|written|phrased) like (?:our|the|one of our|a member of our)\b",
-               r"\b(?:follow|follows|following|keep to|sticks? to)\s+(?:{own}\s+)?(?:[\w'-]+\s+){{0,2}}(?:conventions|house rules|"
-               r"style guide|coding standards|writing standards)\b".format(own=_OWN_FORMAT),
+               rf"\b(?:follow|follows|following|keep to|sticks? to)\s+(?:{_OURS}\s+)?(?:[\w'-]+\s+){{0,2}}(?:conventions|"
+               r"house rules|style guide|coding standards|writing standards)\b",
                r"\b(?:style|voice|tone|way) (?:that )?(?:our|the) (?:[\w'-]+\s+){0,2}(?:write|writes|use|uses|speak|speaks|talk|talks)\b",
                r"\b(?:the (?:same )?way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
                r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
@@ -303,9 +305,13 @@ _NEGATED = {
 }
 
 
+def _normalised(goal: str) -> str:
+    return " ".join(goal.replace("’", "'").split())
+
+
 def negated_sides(goal: str) -> set[str]:
     """The sides the goal rules out in so many words."""
-    text = " ".join(goal.replace("’", "'").split())
+    text = _normalised(goal)
     return {side for side, pat in _NEGATED.items() if pat.search(text)}
 
 
@@ -325,7 +331,7 @@ class CriterionHit:
 def detect(goal: str) -> list[CriterionHit]:
     """The criteria the goal states, in CRITERIA order; each with its first matching phrase (none on a side the
     goal rules out)."""
-    text = " ".join(goal.replace("’", "'").split())
+    text = _normalised(goal)
     ruled_out = negated_sides(text)
     hits = []
     for crit, patterns in _COMPILED:

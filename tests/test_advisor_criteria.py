@@ -39,6 +39,11 @@ SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
     ("Port COBOL to Java that follows our team's conventions", "style", "follows our team's conventions"),
     ("Answers worded like our approved marketing copy", "style", "worded like our"),
     ("Suggest five subject lines for our spring sale newsletter", "generic_task", "Suggest five subject lines"),
+    ("Summarise notes written in our collectors' own shorthand", "domain", "our collectors' own shorthand"),
+    ("Claim notes full of slang and abbreviations that models don't get", "domain", "full of slang"),
+    ("Clients ask about fees in their card tariff; we revise the tariff every quarter", "new_facts", "revise the tariff every"),
+    ("Mortgage clients chat about their loan account data", "document_lookup", "their loan account data"),
+    ("SAR narratives populated from the case's transaction history", "document_lookup", "from the case's transaction history"),
 ])
 def test_each_criterion_quotes_the_goals_words(goal, key, words):
     hit = next(h for h in detect(goal) if h.key == key)
@@ -128,14 +133,3 @@ def test_a_knowledge_need_with_no_behaviour_overrides_the_goal_models_both():
     assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.02).approach == "rag"
     assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.6).approach == "both"  # the model hears a behaviour
     assert goal_verdict(goal, SHARES, "both").approach == "both"  # no axis reading: the model's both stands
-
-
-@pytest.mark.parametrize("goal,key", [
-    ("Summarise notes written in our collectors' own shorthand", "domain"),
-    ("Claim notes full of slang and abbreviations that models don't get", "domain"),
-    ("Clients ask about fees in their card tariff; we revise the tariff every quarter", "new_facts"),
-    ("Mortgage clients chat about their loan account data", "document_lookup"),
-    ("SAR narratives populated from the case's transaction history", "document_lookup"),
-])
-def test_round_five_phrasings(goal, key):
-    assert key in {h.key for h in detect(goal)}
