@@ -28,7 +28,9 @@ _FACT_NOUN = (r"(?:facts?|information|info|knowledge|figures|numbers|rates?|pric
               r"guidance|guidelines|instructions|announcements|news|releases?|filings|reports?|research|notes|changes|"
               r"updates|developments|data|tariffs?|limits|requirements|procedures|documentation|docs|versions?|lists?|"
               r"decisions|rulings|results|listings|statements|thresholds|brackets|holdings|positions|balances|"
-              r"exposures?|inventory|bulletins|circulars|notices|order status|status|statuses)")
+              r"exposures?|inventory|bulletins|circulars|notices|order status|status|statuses|factsheets?|fact sheets?|"
+              r"rate sheets?|tariff sheets?|price lists?|manuals?|rulebooks?|handbooks?|control library|kris?|"
+              r"financials)")
 
 
 _DOC_NOUN = (r"(?:documents?|docs|memos?|wordings?|manuals?|catalogues?|catalogs?|handbooks?|filings?|reports?|contracts?|"
@@ -49,6 +51,14 @@ _SUPPLIED_NOUN = (r"(?:bullet notes|notes|bullet(?:s| points)?|numbers|figures|t
                   r"paragraphs?|draft|sentences?|expenses|amounts|rates|table|paste|excerpt|passage|"
                   r"memo|minutes|comments|feedback|review|reviews|article|post|cash ?flows|values|lines|items|entries|receipts|"
                   r"invoices?)")
+
+
+# deciding verbs: a present form needs its object ("the way our reviewers label them"), else "as our decision code"
+_DECIDE = (r"(?:rate|classify|code|label|tag|grade|score|categori[sz]e|decide|route|triage|prioriti[sz]e|flag|assess|"
+           r"bucket|sort|map|assign|annotate|mark|disposition)")
+_PAST_DECIDED = (r"(?:rated|classified|coded|labell?ed|tagged|graded|scored|categori[sz]ed|decided|routed|triaged|"
+                 r"prioriti[sz]ed|flagged|assessed|bucketed|sorted|mapped|assigned|annotated|marked|dispositioned|"
+                 r"judged|ruled on)")
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,14 @@ CRITERIA: tuple[Criterion, ...] = (
                rf"\b(?:translate|translates|translating|convert|converts|converting|turn|turns|turning)\b[^.?!]{{0,60}}?\binto\s+"
                rf"(?:{_OURS}|an in-house|an internal|the firm'?s)\s+(?:[\w-]+\s+){{0,3}}?(?:query language|language|dialect|"
                rf"dsl|syntax|sql|codes?)\b")),
+    Criterion("past_decisions", "finetune", "decide the way your people decided before",
+              "those past decisions are labelled examples of a mapping, not facts to look up; a fine-tuned adapter "
+              "learns to decide as they did",
+              # "the way our investigators have historically rated them", "consistent with how the board classified"
+              (rf"\b(?:the (?:same )?way|how|as|like)\s+(?:our|the|my)\s+(?:[\w'&-]+\s+){{0,3}}?"
+               rf"(?:(?:have|has|had)\s+)?(?:historically\s+|previously\s+|always\s+|traditionally\s+|already\s+)?"
+               rf"(?:{_PAST_DECIDED}\b|{_DECIDE}\s+(?:them|it|these|those|each one)\b)",
+               rf"\b(?:historically|previously|in the past)\s+(?:been\s+)?{_PAST_DECIDED}\b")),
     Criterion("schema", "finetune", "produce your fixed format or schema",
               "fine-tuning makes the model produce that exact shape every time; a prompt drifts from it",
               (rf"\b(?:{_OURS}|fixed|exact|strict|mandated|prescribed|standardi[sz]ed|required|approved|"
@@ -211,7 +229,12 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|read|follow|handle|"
                r"know)\s+(?:the|our|their)\s+(?:[\w'-]+\s+){0,3}?(?:jargon|lingo|shorthand|terminology)\b",
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"
-               r"(?:shorthand|slang|abbreviations)\b")),
+               r"(?:shorthand|slang|abbreviations)\b",
+               # "the model doesn't get maritime charter party terms", "general models garble them"
+               r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|"
+               r"understands|follow|handle|grasp|parse|know(?!\s+what))\s+(?:[\w'-]+\s+){0,4}?(?:jargon|lingo|shorthand|"
+               r"terminology|terms|language|abbreviations|acronyms|slang|vocabulary)\b",
+               r"\b(?:garbles?|garbling|mangles?|mangling|misreads?|misreading)\s+(?:it|them|the|our|these|its|those)\b")),
     Criterion("style", "finetune", "behave consistently in your style or voice",
               "fine-tuning on your examples instils the behaviour so every answer keeps it",
               (rf"\b{_OWN}(?:\s+{_W}){{0,4}}\s+(?:voice|tone|style|persona|register|manner|house style|way of writing|"
@@ -225,9 +248,8 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:the (?:same )?way|like|as) (?:our|the) (?:[\w'-]+\s+){0,3}(?:team|desk|staff|analysts?|editors?|underwriters?|"
                r"committee|handlers|advis[eo]rs?|agents?|writers?|lawyers|legal|managers?|reviewers?|officers?|"
                r"experts?|engineers|clinicians|adjusters|traders|coaches|planners|accountants|auditors|bankers)\b"
-               r"(?:\s+[\w'-]+){0,2}\s*(?:do|does|did|write|writes|wrote|phrase|phrases|decide|decides|decided|"
-               r"would|handle|handles|answer|answers|respond|responds|reply|replies|rate|rates|grade|grades|"
-               r"label|labels|have|has)?\b",
+               r"(?:\s+[\w'-]+){0,2}\s*(?:do|does|did|write|writes|wrote|phrase|phrases|"
+               r"would|handle|handles|answer|answers|respond|responds|reply|replies|have|has)?\b",
                r"\b(?:always|consistently|every time|each time|never)\s+(?:\w+\s+){0,2}(?:respond|responds|reply|replies|"
                r"start|starts|begin|begins|end|ends|include|includes|add|adds|open|opens|close|closes|sign|signs|"
                r"follow|follows|mention|mentions|refuse|refuses)\b",

@@ -121,7 +121,7 @@ class Advisor:
         model_answer = goal_only_outcome(gs.shares, gs.top_similarity, cfg)
         vague = is_vague(gs.shares, gs.top_similarity, cfg)
         tie = None if vague else frozenset(ranked[:2])
-        v = goal_verdict(gs.goal, gs.shares, model_answer, gs.axes.behaviour if gs.axes is not None else None)
+        v = goal_verdict(gs.goal, gs.shares, model_answer)
 
         prof, note, composed, side = None, None, None, None
         warnings: list[str] = []

@@ -91,11 +91,10 @@ def lead_reasons(v: Verdict, gs: GoalSignals, data_note: str | None, composed: s
             out.append(f"Both: {composed} → retrieval for the facts, a fine-tuned adapter for the behaviour.")
         return out
     out = [h.reason() for h in v.deciding_hits()] if v.decided_by.startswith("stated") else []
-    if v.decided_by == "stated_model_both" or not out:
+    if v.decided_by == "stated_model_other":  # the stated side, then the side the goal model heard
+        out.append(_model_reason(gs, v.model_answer))
+    elif v.decided_by == "stated_model_both" or not out:
         out.append(_model_reason(gs, v.approach))
-    if v.decided_by == "stated_no_behaviour":
-        out.append("Nothing in the goal asks for a learnt output (your own labels, a fixed format or a style) → "
-                   "retrieval alone; no fine-tuning needed.")
     if data_note:
         out.append(data_note)
     if composed:

@@ -3,9 +3,9 @@
 Order of authority (docs/advisor.md, "Method"):
 
 1. Criteria the goal states outright (``advisor.criteria``) decide: a need on each side → ``both``; one side →
-   that side, except that the goal model's ``both`` is kept when it hears the other side too (the criteria are
-   written for precision, not recall) — unless the goal asks to *learn new facts*, which the guidance answers
-   with retrieval alone.
+   that side, except where the goal model hears the other side too (its ``both``, or the other side itself):
+   then ``both``, since the criteria are written for precision, not recall — unless the goal asks to *learn new
+   facts* (retrieval alone) or to *decide the way its people decided before* (a learnt mapping alone).
 2. A goal that states no criterion gets the goal model's answer (or a clarifying question).
 3. The data then confirms or contradicts: many labelled rows settle "prompt or fine-tune?", mapping rows turn a
    knowledge goal into ``both``, fact rows warn against fine-tuning.
@@ -21,20 +21,19 @@ from dataclasses import dataclass, field
 from advisor.config import APPROACHES
 from advisor.criteria import CriterionHit, detect, negated_sides, stated_sides
 
-# Path → confidence, measured on the 292 held-out goals (docs/advisor.md, "Calibration"): stated on both
-# sides 45/45, stated and the model agrees 93/94, stated one side while the model hears both 16/23, stated
-# against the model 8/8 held-out but 2/11 among the example goals (so it is kept well below 0.8).
+# Path → confidence, measured on held-out goals (docs/advisor.md, "Calibration"): stated on both sides and stated
+# with the model agreeing are right ~98 %; one stated side while the model hears both sides ~90 %, or the other
+# side (read as both) ~75 %; stated against the model ~75 %.
 PATH_CONFIDENCE = {
     "stated_both": 0.95,
     "stated_agrees": 0.95,
     "stated_model_both": 0.7,
+    "stated_model_other": 0.7,
     "stated_overrides": 0.7,
-    "stated_no_behaviour": 0.75,
 }
-# The goal model says "both" for most goals that state a knowledge need, including some that ask for no learnt
-# behaviour at all. When its own behaviour axis reads the whole goal below this, the knowledge need alone decides
-# (blind sets 15-18 and 23-26: the three such goals were all retrieval; every "both" among them read >= 0.11).
-NO_BEHAVIOUR_AXIS = 0.1
+# Criteria that settle their side alone even when the goal model hears both: facts to be learnt are retrieval's
+# (the guidance), and past decisions are labelled examples of a mapping, not knowledge.
+SIDE_ALONE = {"rag": "learn_facts", "finetune": "past_decisions"}
 # Goal model alone, by its top share: held-out 90/93 at ≥ 0.8, 14/16 at 0.6–0.8, 3/3 below (small).
 MODEL_SHARE_CONFIDENCE = ((0.8, 0.9), (0.6, 0.75), (0.0, 0.6))
 DATA_DECISIVE_ROWS = 1000  # more labelled rows than any prompt holds
@@ -64,9 +63,8 @@ def model_confidence(top_share: float) -> float:
     return next(conf for floor, conf in MODEL_SHARE_CONFIDENCE if top_share >= floor)
 
 
-def goal_verdict(goal: str, shares: dict[str, float], model_answer: str, behaviour_axis: float | None = None) -> Verdict:
-    """The goal's verdict before any data: ``model_answer`` is the goal model's outcome (an approach or "clarify");
-    ``behaviour_axis`` the goal model's reading of the whole goal on its behaviour axis, when known."""
+def goal_verdict(goal: str, shares: dict[str, float], model_answer: str) -> Verdict:
+    """The goal's verdict before any data: ``model_answer`` is the goal model's outcome (an approach or "clarify")."""
     hits = detect(goal)
     ruled_out = negated_sides(goal)
     if model_answer == "both" and len(ruled_out) == 1:  # "both" needs the side the goal ruled out
@@ -77,10 +75,10 @@ def goal_verdict(goal: str, shares: dict[str, float], model_answer: str, behavio
         return Verdict("both", "stated_both", PATH_CONFIDENCE["stated_both"], hits, model_answer)
     if len(sides) == 1:
         side = next(iter(sides))
-        if model_answer == "both" and side in ("rag", "finetune") and not (side == "rag" and "learn_facts" in keys):
-            if side == "rag" and behaviour_axis is not None and behaviour_axis < NO_BEHAVIOUR_AXIS:
-                return Verdict("rag", "stated_no_behaviour", PATH_CONFIDENCE["stated_no_behaviour"], hits, model_answer)
-            return Verdict("both", "stated_model_both", PATH_CONFIDENCE["stated_model_both"], hits, model_answer)
+        other = {"rag": "finetune", "finetune": "rag"}.get(side)
+        if other and SIDE_ALONE[side] not in keys and other not in ruled_out and model_answer in ("both", other):
+            path = "stated_model_both" if model_answer == "both" else "stated_model_other"
+            return Verdict("both", path, PATH_CONFIDENCE[path], hits, model_answer)
         path = "stated_agrees" if model_answer == side else "stated_overrides"
         return Verdict(side, path, PATH_CONFIDENCE[path], hits, model_answer)
     if model_answer == "clarify":

@@ -29,7 +29,7 @@ TARGET = 0.95  # the issue's bar for new goals
 # joined the examples. v29 + v30: NEW_SETS_SCORE.
 # v15–v18 on the method of this commit; v18 lost one goal that set 20 repeated word for word. They scored 204/239
 # before sets 5–14, 19–28 and writers A–C joined the examples.
-GUARD_SCORE = 223 / 238
+GUARD_SCORE = 226 / 238
 # v29 55/59, v30 56/60 = 93.3 %, scored once on commit d610dd5; v29 lost one goal that its writer happened to word
 # exactly like an example goal
 NEW_SETS_SCORE = 111 / 119

@@ -44,6 +44,13 @@ SHARES = {"rag": 0.2, "finetune": 0.2, "both": 0.2, "prompt": 0.3, "vague": 0.1}
     ("Clients ask about fees in their card tariff; we revise the tariff every quarter", "new_facts", "revise the tariff every"),
     ("Mortgage clients chat about their loan account data", "document_lookup", "their loan account data"),
     ("SAR narratives populated from the case's transaction history", "document_lookup", "from the case's transaction history"),
+    ("Rate invoices low, medium or high the way our AP investigators have historically rated them", "past_decisions",
+     "the way our AP investigators have historically rated"),
+    ("Flag broker emails the way our surveillance reviewers label them", "past_decisions",
+     "the way our surveillance reviewers label them"),
+    ("The model doesn't get maritime charter party terms and mangles them", "domain",
+     "doesn't get maritime charter party terms"),
+    ("Norwegian discharge summaries full of local abbreviations: general models garble them", "domain", "full of local abbreviations"),
 ])
 def test_each_criterion_quotes_the_goals_words(goal, key, words):
     hit = next(h for h in detect(goal) if h.key == key)
@@ -65,6 +72,8 @@ def test_goals_that_state_no_criterion(goal):
     ("Tell students their own grades from the LMS", "label_set"),
     ("I paste my expenses - which 3 categories do I spend most on?", "label_set"),  # a ranking, not a label set
     ("Invent names for our new savings products", "stop_inventing"),  # inventing is the task here
+    ("Give the coverage decision as our standard decision code in JSON", "past_decisions"),  # a code to produce
+    ("Staff don't know what our internal terms mean; give definitions", "domain"),  # definitions: knowledge
 ])
 def test_phrases_that_only_look_like_a_criterion(goal, not_key):
     assert not_key not in {h.key for h in detect(goal)}
@@ -97,7 +106,10 @@ def test_a_specific_need_outranks_a_generic_task_cue():
 @pytest.mark.parametrize("goal,model,approach,path", [
     ("Answer about today's FX rates in our standard reply format", "rag", "both", "stated_both"),
     ("Answer claims questions and quote the exact clause", "rag", "rag", "stated_agrees"),
-    ("Answer claims questions and quote the exact clause", "finetune", "rag", "stated_overrides"),
+    ("Answer claims questions and quote the exact clause", "finetune", "both", "stated_model_other"),
+    ("Answer claims questions and quote the exact clause", "prompt", "rag", "stated_overrides"),
+    ("Rate alerts high or low the way our investigators have historically rated them", "both", "finetune",
+     "stated_overrides"),  # past decisions are a mapping, not knowledge
     ("Answer claims questions and quote the exact clause", "both", "both", "stated_model_both"),
     ("I want the model to learn new facts about our catalogue", "both", "rag", "stated_overrides"),  # learning facts is RAG
     ("Help me with AI", "clarify", "clarify", "clarify"),
@@ -128,8 +140,10 @@ def test_the_goal_model_reads_the_task_not_the_technique_named():
     assert without_technique("storage bragging rights for a fine tunnel") == "storage bragging rights for a fine tunnel"
 
 
-def test_a_knowledge_need_with_no_behaviour_overrides_the_goal_models_both():
-    goal = "Answer my clients' questions using our engagement letters, quoting the relevant clause"
-    assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.02).approach == "rag"
-    assert goal_verdict(goal, SHARES, "both", behaviour_axis=0.6).approach == "both"  # the model hears a behaviour
-    assert goal_verdict(goal, SHARES, "both").approach == "both"  # no axis reading: the model's both stands
+def test_one_stated_side_plus_the_other_side_heard_by_the_goal_model_is_both():
+    goal = "Answer advisers from this month's factsheets"  # new_facts only; the model hears a house style too
+    assert goal_verdict(goal, SHARES, "finetune").approach == "both"
+    assert goal_verdict(goal, SHARES, "both").approach == "both"
+    assert goal_verdict(goal, SHARES, "rag").approach == "rag"
+    ruled_out = "Answer advisers from this month's factsheets, nothing fancy format-wise"
+    assert goal_verdict(ruled_out, SHARES, "finetune").approach == "rag"
