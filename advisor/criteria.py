@@ -163,7 +163,11 @@ CRITERIA: tuple[Criterion, ...] = (
               "definitions are facts to look up; retrieval answers each term from its glossary entry",
               (r"\b(?:glossary|ontology|terminology database|term base)\b",
                r"\b(?:explain|explaining|define|defining|definitions? of|meaning of|expand|what)(?:\s+[\w'-]+){0,4}\s+"
-               r"(?:acronyms|abbreviations)\b")),
+               r"(?:acronyms|abbreviations)\b",
+               # a set of a field's terms ("explain what bond terms like duration, convexity and coupon mean"): a
+               # glossary to answer from; the 135M base model invents definitions (docs/knowledge.md)
+               r"\b(?:explain|explains|explaining|define|defines|defining|definitions? of|meaning of|what)\b[^.?!]{0,40}?"
+               r"\b(?:terms|terminology|jargon|vocabulary|acronyms)\s+(?:like|such as|e\.g\.|including)\b")),
     Criterion("label_set", "finetune", "map inputs to your own fixed set of labels",
               "a fine-tuned adapter learns the mapping from labelled examples and answers with one of your labels "
               "every time",

@@ -1,9 +1,12 @@
-"""The goal classifier: MiniLM embeddings → two axes per clause → a small stacked read-out.
+"""The goal classifier: MiniLM embeddings → two axes per clause, plus the goal's words → a small stacked read-out.
 
-Three linear models over all-MiniLM-L6-v2 embeddings, all fit on the labelled example goals
-(``advisor/data/anchors.jsonl``) and the clause-level facet phrases (``advisor/data/facets.jsonl``):
+Three linear models over all-MiniLM-L6-v2 embeddings and one over the goal's words, all fit on the labelled
+example goals (``advisor/data/anchors.jsonl``) and the clause-level facet phrases (``advisor/data/facets.jsonl``):
 
 * **readout** — 5-way logistic regression on the whole goal (rag / finetune / both / prompt / vague).
+* **lexical** — the same 5-way regression on the goal's words and word pairs (TF-IDF). A sentence embedding
+  blurs the small words that decide many goals ("*our* categories", "*these* notes", "*current* rates"); the
+  words keep them (source-held-out CV over the outside writers' goals: 92.1 % → 96.5 % for the model alone).
 * **knowledge axis** — "does this text ask for facts the model cannot know: current, specific, documented,
   cited, or definitions of terms?" Positives: RAG goals and knowledge-side facet phrases. Negatives:
   fine-tune / prompt / vague goals *and every clause of them* (a clause of a pure mapping or generic goal
@@ -13,7 +16,8 @@ Three linear models over all-MiniLM-L6-v2 embeddings, all fit on the labelled ex
 
 Both axes are read on the whole goal and on each clause span (``advisor.clauses.clauses``). The stacker, a
 5-way logistic regression over ten named features (the readout's log-probabilities, each axis on the
-whole goal and on its best clause, and *knowledge in one clause + behaviour in a separate clause*), gives
+whole goal and on its best clause, *knowledge in one clause + behaviour in a separate clause*, and the lexical
+read-out's log-probabilities), gives
 the final shares. It is trained on out-of-fold features so it learns how far to trust each part.
 
 The fitted weights and the anchor/facet embeddings are shipped in ``advisor/data/goal_model.npz`` together
@@ -26,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,12 +42,15 @@ from advisor.anchors import ANCHOR_LABELS, DATA_DIR, anchors, signals
 from advisor.clauses import clause_spans
 
 MODEL_FILE = DATA_DIR / "goal_model.npz"
-MODEL_VERSION = "goal-model-4"
+MODEL_VERSION = "goal-model-5"
 FEATURES = tuple(f"log p({label})" for label in ANCHOR_LABELS) + (
     "knowledge (whole goal)", "behaviour (whole goal)", "knowledge (best part)", "behaviour (best part)",
     "knowledge and behaviour in separate parts",
-)
-READOUT_C, AXIS_C, STACK_C, INNER_FOLDS = 3.0, 10.0, 1.0, 5
+) + tuple(f"log p({label}) from the words" for label in ANCHOR_LABELS)
+READOUT_C, AXIS_C, STACK_C, LEXICAL_C, INNER_FOLDS = 3.0, 10.0, 1.0, 10.0, 5
+# scikit-learn's TfidfVectorizer settings, which Lexical.vectors reproduces in numpy
+TFIDF = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's default token_pattern
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,47 @@ class Linear:
     @classmethod
     def from_sklearn(cls, m) -> "Linear":
         return cls(np.asarray(m.coef_, dtype="float64"), np.asarray(m.intercept_, dtype="float64"), tuple(str(c) for c in m.classes_))
+
+
+@dataclass(frozen=True)
+class Lexical:
+    """TF-IDF of words and word pairs → logistic regression; fit with scikit-learn, read in plain numpy."""
+
+    vocabulary: tuple[str, ...]  # term of each column
+    idf: np.ndarray
+    linear: Linear
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        index = _vocabulary_index(self.vocabulary)
+        X = np.zeros((len(texts), len(self.vocabulary)))
+        for row, text in enumerate(texts):
+            words = _TOKEN.findall(text.lower())
+            for term in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+                col = index.get(term)
+                if col is not None:
+                    X[row, col] += 1.0
+        X = np.where(X > 0, 1.0 + np.log(np.maximum(X, 1.0)), 0.0) * self.idf  # sublinear tf × idf
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.linear.proba(self.vectors(texts))
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> "Lexical":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vec = TfidfVectorizer(**TFIDF)
+        X = vec.fit_transform(texts)
+        vocabulary = tuple(vec.get_feature_names_out())
+        return cls(vocabulary, np.asarray(vec.idf_, dtype="float64"),
+                   Linear.from_sklearn(LogisticRegression(C=LEXICAL_C, max_iter=3000).fit(X, labels)))
+
+
+@lru_cache(maxsize=4)
+def _vocabulary_index(vocabulary: tuple[str, ...]) -> dict[str, int]:
+    return {term: i for i, term in enumerate(vocabulary)}
 
 
 @dataclass(frozen=True)
@@ -94,23 +143,27 @@ class GoalModel:
     readout: Linear
     knowledge: Linear
     behaviour: Linear
+    lexical: Lexical
     stacker: Linear
     fingerprint: str
     anchor_vecs: np.ndarray | None = None
     facet_vecs: np.ndarray | None = None
 
-    def features(self, goal_vec: np.ndarray, axes: AxisReading) -> np.ndarray:
+    def features(self, goal: str, goal_vec: np.ndarray, axes: AxisReading) -> np.ndarray:
         p = self.readout.proba(goal_vec[None, :])[0]
-        order = [self.readout.classes.index(label) for label in ANCHOR_LABELS]
-        return np.array(list(np.log(p[order] + 1e-4)) + [axes.knowledge, axes.behaviour, axes.knowledge_part[1],
-                                                         axes.behaviour_part[1], axes.compound])
+        q = self.lexical.proba([goal])[0]
+        p_order = [self.readout.classes.index(label) for label in ANCHOR_LABELS]
+        q_order = [self.lexical.linear.classes.index(label) for label in ANCHOR_LABELS]
+        return np.array(list(np.log(p[p_order] + 1e-4)) + [axes.knowledge, axes.behaviour, axes.knowledge_part[1],
+                                                           axes.behaviour_part[1], axes.compound]
+                        + list(np.log(q[q_order] + 1e-4)))
 
     def read(self, goal: str, goal_vec: np.ndarray, spans: list[str], span_vecs: np.ndarray):
         """(shares per label, AxisReading, feature vector) for one goal; spans must include the goal."""
         k = self.knowledge.proba(span_vecs)
         b = self.behaviour.proba(span_vecs)
         axes = read_axes(goal, spans, k, b)
-        f = self.features(goal_vec, axes)
+        f = self.features(goal, goal_vec, axes)
         p = self.stacker.proba(f[None, :])[0]
         return {c: float(v) for c, v in zip(self.stacker.classes, p)}, axes, f
 
@@ -121,6 +174,11 @@ class GoalModel:
             arrays[f"{name}_coef"] = lin.coef
             arrays[f"{name}_intercept"] = lin.intercept
             arrays[f"{name}_classes"] = np.array(lin.classes)
+        arrays["lexical_vocabulary"] = np.array(self.lexical.vocabulary)
+        arrays["lexical_idf"] = self.lexical.idf
+        arrays["lexical_coef"] = self.lexical.linear.coef
+        arrays["lexical_intercept"] = self.lexical.linear.intercept
+        arrays["lexical_classes"] = np.array(self.lexical.linear.classes)
         arrays["fingerprint"] = np.array(self.fingerprint)
         if self.anchor_vecs is not None:
             arrays["anchor_vecs"] = self.anchor_vecs.astype("float16")
@@ -133,8 +191,11 @@ class GoalModel:
         with np.load(path, allow_pickle=False) as z:
             lin = {name: Linear(z[f"{name}_coef"], z[f"{name}_intercept"], tuple(str(c) for c in z[f"{name}_classes"]))
                    for name in ("readout", "knowledge", "behaviour", "stacker")}
+            lexical = Lexical(tuple(str(t) for t in z["lexical_vocabulary"]), z["lexical_idf"],
+                              Linear(z["lexical_coef"], z["lexical_intercept"], tuple(str(c) for c in z["lexical_classes"])))
             vec = lambda key: z[key].astype("float32") if key in z else None  # noqa: E731
-            return cls(**lin, fingerprint=str(z["fingerprint"]), anchor_vecs=vec("anchor_vecs"), facet_vecs=vec("facet_vecs"))
+            return cls(**lin, lexical=lexical, fingerprint=str(z["fingerprint"]), anchor_vecs=vec("anchor_vecs"),
+                       facet_vecs=vec("facet_vecs"))
 
 
 def fingerprint() -> str:
@@ -178,7 +239,8 @@ def fit(goals: Sequence[str], labels: Sequence[str], phrases: Sequence[tuple[str
             for sig, p in phrases:
                 ts.append(p); ys.append(int(side[sig] == ("rag" if axis == "knowledge" else "finetune")))
             axes[axis] = Linear.from_sklearn(LogisticRegression(C=AXIS_C, max_iter=3000).fit(V(ts), ys))
-        return Linear.from_sklearn(readout), axes["knowledge"], axes["behaviour"]
+        lexical = Lexical.fit([goals[i] for i in idx], labels[idx])
+        return Linear.from_sklearn(readout), axes["knowledge"], axes["behaviour"], lexical
 
     def feats(base, idx):
         m = GoalModel(*base, stacker=None, fingerprint="")  # type: ignore[arg-type]
@@ -187,7 +249,7 @@ def fit(goals: Sequence[str], labels: Sequence[str], phrases: Sequence[tuple[str
             g = goals[i]
             S = V(spans[g])
             axes = read_axes(g, spans[g], m.knowledge.proba(S), m.behaviour.proba(S))
-            out.append(m.features(vecs[g], axes))
+            out.append(m.features(g, vecs[g], axes))
         return np.array(out)
 
     F = np.zeros((len(goals), len(FEATURES)))
@@ -214,7 +276,7 @@ def build(embed: Callable[[list[str]], np.ndarray] | None = None) -> GoalModel:
     table = anchors()
     phrases = facet_phrases()
     m = fit([a.goal for a in table], [a.approach for a in table], phrases, embed)
-    return GoalModel(m.readout, m.knowledge, m.behaviour, m.stacker, fingerprint(),
+    return GoalModel(m.readout, m.knowledge, m.behaviour, m.lexical, m.stacker, fingerprint(),
                      anchor_vecs=embed([a.goal for a in table]), facet_vecs=embed([p for _, p in phrases]))
 
 

@@ -112,6 +112,8 @@ def test_a_specific_need_outranks_a_generic_task_cue():
      "stated_overrides"),  # past decisions are a mapping, not knowledge
     ("Answer claims questions and quote the exact clause", "both", "both", "stated_model_both"),
     ("I want the model to learn new facts about our catalogue", "both", "rag", "stated_overrides"),  # learning facts is RAG
+    ("I paste my monthly expenses; sort them into the categories I list", "prompt", "prompt", "stated_split"),
+    ("I paste my monthly expenses; sort them into the categories I list", "finetune", "finetune", "stated_agrees"),
     ("Help me with AI", "clarify", "clarify", "clarify"),
 ])
 def test_stated_criteria_decide_and_the_path_sets_confidence(goal, model, approach, path):

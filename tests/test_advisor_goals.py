@@ -254,3 +254,24 @@ def test_a_weak_axis_reason_does_not_claim_the_clause_asks_for_it():
     assert reasons[0].startswith(weak), reasons
     assert reasons[1].startswith('behaviour axis 0.90: "in our firm\'s voice" asks for a learned output'), reasons
     assert all("→" in r for r in reasons)
+
+
+def test_the_lexical_readout_in_numpy_equals_scikit_learns_tfidf():
+    """The shipped model reads the goal's words in plain numpy; it must match TfidfVectorizer + LogisticRegression."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from advisor.goal_model import LEXICAL_C, TFIDF, Lexical
+
+    texts = ["Sort our card transactions into our 40 spend categories", "Explain what EBITDA means",
+             "Answer from the current rate sheet", "Answer from the current manual, citing the clause",
+             "Sort these pasted transactions", "Explain what a bond's duration means", "Don't, don't stop: it's ok"]
+    labels = ["finetune", "prompt", "rag", "rag", "prompt", "prompt", "vague"]
+    lexical = Lexical.fit(texts, labels)
+    unseen = texts + ["our current categories, explain the clause", "nothing known here"]
+    vectorizer = TfidfVectorizer(**TFIDF).fit(texts)
+    reference = vectorizer.transform(unseen).toarray()
+    np.testing.assert_allclose(lexical.vectors(unseen), reference, atol=1e-12)
+    classifier = LogisticRegression(C=LEXICAL_C, max_iter=3000).fit(vectorizer.transform(texts), labels)
+    np.testing.assert_allclose(lexical.proba(unseen), classifier.predict_proba(reference), atol=1e-9)
