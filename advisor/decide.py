@@ -81,7 +81,7 @@ def training_time_reason(plan) -> str | None:
     """The plan's expected training time on this machine (``advisor.planner`` writes it from a measured
     tokens/s calibration, fitted to the time budget), as a reason for fine-tune answers."""
     reason = (getattr(plan, "reasons", None) or {}).get("time_estimate")
-    return f"Expected training time on this machine: {reason}." if reason else None
+    return f"Expected training time: {reason}." if reason else None  # the estimate names the machine
 
 
 class Advisor:
