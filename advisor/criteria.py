@@ -230,14 +230,12 @@ CRITERIA: tuple[Criterion, ...] = (
                r"\b(?:our|their|its)\s+(?:[\w'-]+\s+){0,2}?(?:own\s+)?(?:shorthand|jargon|slang|lingo|argot)\b",
                r"\b(?:full of|packed with|heavy with|riddled with|thick with)\s+(?:[\w-]+\s+)?(?:slang|jargon|shorthand|"
                r"abbreviations|acronyms|lingo)\b",
-               r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|read|follow|handle|"
-               r"know)\s+(?:the|our|their)\s+(?:[\w'-]+\s+){0,3}?(?:jargon|lingo|shorthand|terminology)\b",
                r"\b(?:adapt|specialise|specialize|tailor|tune)(?:\s+[\w'-]+){0,4}\s+(?:to|for|on)\s+(?:\w+\s+){0,4}"
                r"(?:shorthand|slang|abbreviations)\b",
-               # "the model doesn't get maritime charter party terms", "general models garble them"
+               # "the model doesn't get the jargon", "… doesn't get maritime charter party terms", "models garble them"
                r"\b(?:doesn'?t|does not|don'?t|do not|can'?t|cannot|never)\s+(?:\w+\s+){0,2}?(?:get|gets|understand|"
-               r"understands|follow|handle|grasp|parse|know(?!\s+what))\s+(?:[\w'-]+\s+){0,4}?(?:jargon|lingo|shorthand|"
-               r"terminology|terms|language|abbreviations|acronyms|slang|vocabulary)\b",
+               r"understands|read|follow|handle|grasp|parse|know(?!\s+what))\s+(?:[\w'-]+\s+){0,4}?(?:jargon|lingo|"
+               r"shorthand|terminology|terms|language|abbreviations|acronyms|slang|vocabulary)\b",
                r"\b(?:garbles?|garbling|mangles?|mangling|misreads?|misreading)\s+(?:it|them|the|our|these|its|those)\b")),
     Criterion("style", "finetune", "behave consistently in your style or voice",
               "fine-tuning on your examples instils the behaviour so every answer keeps it",

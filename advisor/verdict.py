@@ -5,7 +5,9 @@ Order of authority (docs/advisor.md, "Method"):
 1. Criteria the goal states outright (``advisor.criteria``) decide: a need on each side → ``both``; one side →
    that side, except where the goal model hears the other side too (its ``both``, or the other side itself):
    then ``both``, since the criteria are written for precision, not recall — unless the goal asks to *learn new
-   facts* (retrieval alone) or to *decide the way its people decided before* (a learnt mapping alone).
+   facts* (retrieval alone), to *decide the way its people decided before* or to *be fluent in a domain's
+   language* (a learnt mapping or domain alone; ``SIDE_ALONE``). A generic-task cue next to one specific need
+   is settled by the goal model (``stated_split``).
 2. A goal that states no criterion gets the goal model's answer (or a clarifying question).
 3. The data then confirms or contradicts: many labelled rows settle "prompt or fine-tune?", mapping rows turn a
    knowledge goal into ``both``, fact rows warn against fine-tuning.
