@@ -369,6 +369,18 @@ def detect(goal: str) -> list[CriterionHit]:
     return hits
 
 
+# "classify headlines as bullish, bearish or neutral": a closed list of labels named in the goal
+_LABEL_LIST = re.compile(
+    r"\b(?:classify|classifies|classifying|categori[sz]e|label|labels|labelling|labeling|tag|tags|tagging|sort|sorts|"
+    r"sorting|mark|marks|flag|flags|rate|rates)\b[^.?!;]{0,80}?\b(?:as|into)\s+(?:[\w/-]+,?\s+){1,6}?(?:or|and|vs\.?)\s+"
+    r"[\w/-]+", re.IGNORECASE)
+
+
+def names_label_list(goal: str) -> bool:
+    """Whether the goal asks to put inputs into a closed list of labels it names."""
+    return bool(_LABEL_LIST.search(_normalised(goal)))
+
+
 def stated_sides(hits: list[CriterionHit]) -> set[str]:
     """The sides the stated criteria ask for; a specific need (rag / finetune) outranks a generic-task cue."""
     sides = {h.side for h in hits}

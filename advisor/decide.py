@@ -19,6 +19,7 @@ from typing import Any
 
 from advisor.anchors import signals as signal_table
 from advisor.config import APPROACHES, AdvisorConfig
+from advisor.criteria import names_label_list
 from advisor.data_profile import DataProfile, load_pairs, profile
 from advisor.explain import axes_dict, base_model_fact, data_reason, details, lead_reasons
 from advisor.goal import GoalSignals, read_goals
@@ -149,10 +150,13 @@ class Advisor:
         else:
             approach, question, conf = v.approach, None, v.confidence
             reasons = lead_reasons(v, gs, note, composed)
-            if approach == "finetune" and prof is not None and prof.kind == "label_set":
-                fact = base_model_fact(requested_name(self.base_model), "classification")
-                if fact:
-                    reasons.append(f"Measured: {fact} → a fixed label set needs training, not just a prompt.")
+            fact = base_model_fact(requested_name(self.base_model), "classification")
+            if fact and approach == "finetune" and prof is not None and prof.kind == "label_set":
+                reasons.append(f"Measured: {fact} → a fixed label set needs training, not just a prompt.")
+            elif fact and approach == "prompt" and prof is None and names_label_list(gs.goal):
+                # a generic label set is a prompt job for instruct models in general, but not for every base model
+                warnings.append(f"Measured: {fact}. Try the prompt with a few examples first; if it is not accurate "
+                                "enough, attach a few hundred labelled rows and the advice becomes a fine-tune.")
 
         rec = Recommendation(
             goal=gs.goal, approach=approach, confidence=round(float(conf), 2), reasons=reasons, warnings=warnings,

@@ -275,3 +275,10 @@ def test_the_lexical_readout_in_numpy_equals_scikit_learns_tfidf():
     np.testing.assert_allclose(lexical.vectors(unseen), reference, atol=1e-12)
     classifier = LogisticRegression(C=LEXICAL_C, max_iter=3000).fit(vectorizer.transform(texts), labels)
     np.testing.assert_allclose(lexical.proba(unseen), classifier.predict_proba(reference), atol=1e-9)
+
+
+def test_a_prompt_answer_on_a_named_label_list_warns_with_the_measured_base_model_fact(advisor):
+    rec = advisor.advise("Classify financial news headlines as bullish, bearish or neutral")
+    assert rec.approach == "prompt"  # a generic label set, as the guidance and the blind writers read it
+    assert any(w.startswith("Measured:") and "9.5%" in w and "labelled rows" in w for w in rec.warnings), rec.warnings
+    assert not advisor.advise("Summarise a news article in three sentences").warnings

@@ -39,7 +39,7 @@ def test_the_api_lists_exactly_the_public_endpoints(client):
 
 
 def test_advise_and_runs_answer(client):
-    rec = client.predict("Classify financial news headlines as bullish, bearish or neutral", api_name="/advise")
+    rec = client.predict("Sort card transactions into our 40 internal spend categories", api_name="/advise")
     assert rec["approach"] == "finetune"
     assert rec["plan"]["base_model"]
     assert client.predict(api_name="/runs") == []
