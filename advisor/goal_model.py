@@ -6,7 +6,8 @@ example goals (``advisor/data/anchors.jsonl``) and the clause-level facet phrase
 * **readout** — 5-way logistic regression on the whole goal (rag / finetune / both / prompt / vague).
 * **lexical** — the same 5-way regression on the goal's words and word pairs (TF-IDF). A sentence embedding
   blurs the small words that decide many goals ("*our* categories", "*these* notes", "*current* rates"); the
-  words keep them (source-held-out CV over the outside writers' goals: 92.1 % → 96.5 % for the model alone).
+  words keep them (source-held-out CV over the outside writers' goals: 92.1 % → 97.4 % for the model alone,
+  ``benchmarks/advisor_pipeline_cv.py``).
 * **knowledge axis** — "does this text ask for facts the model cannot know: current, specific, documented,
   cited, or definitions of terms?" Positives: RAG goals and knowledge-side facet phrases. Negatives:
   fine-tune / prompt / vague goals *and every clause of them* (a clause of a pure mapping or generic goal
@@ -15,7 +16,7 @@ example goals (``advisor/data/anchors.jsonl``) and the clause-level facet phrase
   domain's language?" Built the same way with the sides swapped.
 
 Both axes are read on the whole goal and on each clause span (``advisor.clauses.clauses``). The stacker, a
-5-way logistic regression over ten named features (the readout's log-probabilities, each axis on the
+5-way logistic regression over fifteen named features (the readout's log-probabilities, each axis on the
 whole goal and on its best clause, *knowledge in one clause + behaviour in a separate clause*, and the lexical
 read-out's log-probabilities), gives
 the final shares. It is trained on out-of-fold features so it learns how far to trust each part.
@@ -32,7 +33,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -51,6 +52,7 @@ READOUT_C, AXIS_C, STACK_C, LEXICAL_C, INNER_FOLDS = 3.0, 10.0, 1.0, 10.0, 5
 # scikit-learn's TfidfVectorizer settings, which Lexical.vectors reproduces in numpy
 TFIDF = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's default token_pattern
+_LINEARS = ("readout", "knowledge", "behaviour", "stacker")  # GoalModel's own linear parts, saved under their names
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ class Lexical:
     idf: np.ndarray
     linear: Linear
 
+    @cached_property
+    def _index(self) -> dict[str, int]:  # term → column, built once per model
+        return {term: i for i, term in enumerate(self.vocabulary)}
+
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        index = _vocabulary_index(self.vocabulary)
+        index = self._index
         X = np.zeros((len(texts), len(self.vocabulary)))
         for row, text in enumerate(texts):
             words = _TOKEN.findall(text.lower())
@@ -106,11 +112,6 @@ class Lexical:
         vocabulary = tuple(vec.get_feature_names_out())
         return cls(vocabulary, np.asarray(vec.idf_, dtype="float64"),
                    Linear.from_sklearn(LogisticRegression(C=LEXICAL_C, max_iter=3000).fit(X, labels)))
-
-
-@lru_cache(maxsize=4)
-def _vocabulary_index(vocabulary: tuple[str, ...]) -> dict[str, int]:
-    return {term: i for i, term in enumerate(vocabulary)}
 
 
 @dataclass(frozen=True)
@@ -169,16 +170,13 @@ class GoalModel:
 
     def save(self, path: Path) -> None:
         arrays = {}
-        for name in ("readout", "knowledge", "behaviour", "stacker"):
-            lin: Linear = getattr(self, name)
+        linears = {name: getattr(self, name) for name in _LINEARS} | {"lexical": self.lexical.linear}
+        for name, lin in linears.items():
             arrays[f"{name}_coef"] = lin.coef
             arrays[f"{name}_intercept"] = lin.intercept
             arrays[f"{name}_classes"] = np.array(lin.classes)
         arrays["lexical_vocabulary"] = np.array(self.lexical.vocabulary)
         arrays["lexical_idf"] = self.lexical.idf
-        arrays["lexical_coef"] = self.lexical.linear.coef
-        arrays["lexical_intercept"] = self.lexical.linear.intercept
-        arrays["lexical_classes"] = np.array(self.lexical.linear.classes)
         arrays["fingerprint"] = np.array(self.fingerprint)
         if self.anchor_vecs is not None:
             arrays["anchor_vecs"] = self.anchor_vecs.astype("float16")
@@ -190,9 +188,8 @@ class GoalModel:
     def load(cls, path: Path) -> "GoalModel":
         with np.load(path, allow_pickle=False) as z:
             lin = {name: Linear(z[f"{name}_coef"], z[f"{name}_intercept"], tuple(str(c) for c in z[f"{name}_classes"]))
-                   for name in ("readout", "knowledge", "behaviour", "stacker")}
-            lexical = Lexical(tuple(str(t) for t in z["lexical_vocabulary"]), z["lexical_idf"],
-                              Linear(z["lexical_coef"], z["lexical_intercept"], tuple(str(c) for c in z["lexical_classes"])))
+                   for name in _LINEARS + ("lexical",)}
+            lexical = Lexical(tuple(str(t) for t in z["lexical_vocabulary"]), z["lexical_idf"], lin.pop("lexical"))
             vec = lambda key: z[key].astype("float32") if key in z else None  # noqa: E731
             return cls(**lin, lexical=lexical, fingerprint=str(z["fingerprint"]), anchor_vecs=vec("anchor_vecs"),
                        facet_vecs=vec("facet_vecs"))
