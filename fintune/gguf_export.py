@@ -21,7 +21,7 @@ from fintune.errors import ModelError
 
 # tokenizer.ggml.pre (llama.cpp's pre-tokenizer regex) of the built-in models, as in their original GGUFs.
 PRE_TOKENIZERS = {"smollm2-135m-instruct": "smollm"}
-TENSOR_TYPES = ("f32", "f16", "q8_0", "q4_1")  # q4_1 = the layout of the built-in model's own GGUF
+TENSOR_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_1")  # q4_1 = the layout of the built-in model's own GGUF
 
 
 def _permute(weights, n_head: int, n_head_kv: int | None):
@@ -78,7 +78,7 @@ def write_gguf(model, tokenizer, out_file: str | Path, name: str, base_alias: st
     _check_supported(config)
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     quant = getattr(gguf.GGMLQuantizationType, tensor_type.upper())
-    file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
+    file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16, "bf16": gguf.LlamaFileType.MOSTLY_BF16,
                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_1": gguf.LlamaFileType.MOSTLY_Q4_1}[tensor_type]
     rope_theta = (getattr(config, "rope_parameters", None) or {}).get("rope_theta", getattr(config, "rope_theta", 10000.0))
 
@@ -137,7 +137,7 @@ def write_gguf(model, tokenizer, out_file: str | Path, name: str, base_alias: st
         kind = gguf.GGMLQuantizationType.Q8_0 if tensor_name == "token_embd.weight" and quant in block_quants else quant
         if array.ndim == 1:
             writer.add_tensor(tensor_name, array.astype(np.float32))
-        elif kind in block_quants and array.shape[-1] % 32 == 0:
+        elif (kind in block_quants and array.shape[-1] % 32 == 0) or kind == gguf.GGMLQuantizationType.BF16:
             writer.add_tensor(tensor_name, gguf.quants.quantize(array, kind), raw_dtype=kind)
         else:
             writer.add_tensor(tensor_name, array.astype(np.float32 if kind == gguf.GGMLQuantizationType.F32 else np.float16))

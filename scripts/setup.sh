@@ -11,7 +11,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${FINTUNE_PYTHON:-python3}"
 cache="${FINTUNE_ENV_CACHE:-$HOME/.cache/fintune-envs}"
 pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-key="$( (cat "$root/requirements.lock" "$root/requirements-native.txt"; echo "py$pyver") | sha256sum | cut -c1-16)"
+# llama.cpp for the fast chat path is compiled here. -march=native builds crash on these VMs, so the SIMD
+# levels are named from /proc/cpuinfo (on an AVX-512 VM the VNNI/VBMI/BF16 levels made the default q8_0 chat
+# 8% faster for one user and 14% for 20; docs/serving.md). They are part of the key: a build for one CPU
+# must not be reused on another.
+simd="-DGGML_NATIVE=OFF"
+for flag in avx2:AVX2 avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+  grep -qw "${flag%%:*}" /proc/cpuinfo 2>/dev/null && simd="$simd -DGGML_${flag#*:}=ON"
+done
+key="$( (cat "$root/requirements.lock" "$root/requirements-native.txt"; echo "py$pyver"; echo "$simd") | sha256sum | cut -c1-16)"
 env="$cache/$key"
 
 if [ ! -f "$env/.complete" ]; then
@@ -38,14 +46,13 @@ if [ ! -f "$env/.complete" ]; then
   # instead of several GB of CUDA wheels.
   step "installing torch (CPU build)" "$(grep -E '^torch==' "$root/requirements.lock")"
   step "installing the locked requirements" -r "$root/requirements.lock"
-  # llama.cpp for the fast chat path: compiled here (~4 min on a quiet 2-core CPU, far longer on a loaded
-  # one; pip caches the built wheel). -march=native builds crash on these VMs, so SIMD levels are named
-  # from /proc/cpuinfo. FINTUNE_SKIP_NATIVE=1 skips it: chat then runs on transformers (slower, same answers).
+  # llama.cpp: ~4 min on a quiet 2-core CPU, far longer on a loaded one. --no-cache-dir: pip's wheel cache
+  # is keyed by the sdist alone, so it would hand back a wheel built with other CMAKE_ARGS (and hide a
+  # broken compile from CI); this environment, keyed by $simd, is the cache instead.
+  # FINTUNE_SKIP_NATIVE=1 skips it: chat then runs on transformers (slower, same answers).
   if [ "${FINTUNE_SKIP_NATIVE:-0}" != "1" ]; then
-    simd="-DGGML_NATIVE=OFF"
-    grep -qw avx2 /proc/cpuinfo 2>/dev/null && simd="$simd -DGGML_AVX2=ON"
-    grep -qw avx512f /proc/cpuinfo 2>/dev/null && simd="$simd -DGGML_AVX512=ON"
-    CMAKE_ARGS="$simd" step "building llama-cpp-python (fast chat engine; compiles llama.cpp)" -r "$root/requirements-native.txt"
+    CMAKE_ARGS="$simd" step "building llama-cpp-python with $simd (fast chat engine; compiles llama.cpp)" \
+      --no-cache-dir -r "$root/requirements-native.txt"
   fi
   # venvs hard-code their own path: build in place under the final name.
   rm -rf "$env"

@@ -67,15 +67,18 @@ def test_gguf_export_reads_back_with_the_same_greedy_answers(tiny_run, tmp_path)
         torch.testing.assert_close(loaded(ids).logits, merged(ids).logits, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("tensor_type, min_correlation", [("q8_0", 0.99), ("q4_1", 0.95)])
+@pytest.mark.parametrize("tensor_type, min_correlation", [("bf16", 0.9999), ("q8_0", 0.99), ("q4_1", 0.95)])
 def test_quantized_gguf_reads_back_close_to_the_merged_model(tiny_run, tmp_path, tensor_type, min_correlation):
     import torch
+    from gguf import GGUFReader
     from transformers import AutoModelForCausalLM
 
     from trainer import registry
     from trainer.export import export_gguf, merged_model
 
     gguf = export_gguf(tiny_run[0], tmp_path / "out", tensor_type=tensor_type)
+    weight_types = {t.tensor_type.name for t in GGUFReader(gguf).tensors if len(t.shape) == 2 and t.name != "token_embd.weight"}
+    assert weight_types == {tensor_type.upper()}  # the matrices are stored in the requested type, not silently f16
     merged, tokenizer = merged_model(registry.find_run(tiny_run[0]))
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
