@@ -56,16 +56,15 @@ def _serve(engine: str, log: Path):
     raise SystemExit("fintune serve did not start in 300 s")
 
 
-def _wave(url: str, users: int, new_tokens: int, tokenizer, glossary: bool = False) -> dict:
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False) for _ in range(users)]
+def run_wave(users: int, answer, tokenizer) -> dict:
+    """``users`` threads each call ``answer(i)`` once, at the same time (any server): answered, errors, latency
+    quantiles, aggregate answer tokens per second of wall time, and this process's share of the CPUs."""
     latencies, tokens, errors = [], [], []
 
     def ask(i: int) -> None:
         started = time.perf_counter()
         try:
-            text = clients[i].predict(QUESTIONS[i % len(QUESTIONS)], [], "", glossary, 0.0, new_tokens, api_name="/chat")
+            text = answer(i)
             latencies.append(time.perf_counter() - started)
             tokens.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
         except Exception as exc:  # noqa: BLE001 - counted, reported
@@ -89,6 +88,20 @@ def _wave(url: str, users: int, new_tokens: int, tokenizer, glossary: bool = Fal
             "client_cpu_share": round(client_cpu / wall / max(1, len(os.sched_getaffinity(0))), 2)}
 
 
+def _wave(url: str, users: int, new_tokens: int, tokenizer, glossary: bool = False) -> dict:
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(users)]
+    return run_wave(users, lambda i: clients[i].predict(QUESTIONS[i % len(QUESTIONS)], [], "", glossary, 0.0, new_tokens,
+                                                        api_name="/chat"), tokenizer)
+
+
+def median_wave(wave, users: int, repeat: int) -> dict:
+    """``wave(users)`` run ``repeat`` times; the one with the median throughput, with every wave's tok/s."""
+    waves = sorted((wave(users) for _ in range(repeat)), key=lambda w: w["aggregate_tok_s"])
+    return {**waves[len(waves) // 2], "waves_tok_s": [w["aggregate_tok_s"] for w in waves]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="1,20")
@@ -107,9 +120,7 @@ def main() -> None:
         _wave(url, 1, 8, tokenizer, args.glossary)  # warm-up: model load, the one-time GGUF conversion, the index
         rows = []
         for n in args.users.split(","):
-            waves = sorted((_wave(url, int(n), args.new_tokens, tokenizer, args.glossary) for _ in range(args.repeat)),
-                           key=lambda w: w["aggregate_tok_s"])
-            rows.append({**waves[len(waves) // 2], "waves_tok_s": [w["aggregate_tok_s"] for w in waves]})
+            rows.append(median_wave(lambda users: _wave(url, users, args.new_tokens, tokenizer, args.glossary), int(n), args.repeat))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -156,12 +156,13 @@ def default_system_prompt(tokenizer) -> str | None:
     return match.group(1) if match else None
 
 
-def ollama_modelfile(gguf_name: str, tokenizer, temperature: float = 0.0) -> str:
-    """An Ollama Modelfile for a ChatML model: the same turns and default system text as the Jinja template."""
+def ollama_modelfile(gguf_name: str, tokenizer, temperature: float = 0.0, system: str | None = None) -> str:
+    """An Ollama Modelfile for a ChatML model: the same turns as the Jinja template, and the system text training
+    saw: ``system`` (a run's own, e.g. a classifier's label instruction), else the template's default."""
     if "<|im_start|>" not in (tokenizer.chat_template or ""):
         raise ModelError("The Ollama Modelfile is written for ChatML chat templates (<|im_start|>…). "
                            "Use the GGUF with llama.cpp, which reads the template stored inside it.")
-    system = default_system_prompt(tokenizer)
+    system = system if system is not None else default_system_prompt(tokenizer)
     template = (
         "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
         "{{- range .Messages }}{{ if ne .Role \"system\" }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}{{ end }}"

