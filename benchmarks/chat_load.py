@@ -5,9 +5,10 @@ Starts the server like a user would, then for each N in --users: N clients ask a
 time), and the aggregate's ratio to a single user's. Writes benchmarks/results/chat_load.json.
 
     .venv/bin/python benchmarks/chat_load.py [--users 1,20] [--new-tokens 64] [--engine auto|transformers]
-                                             [--repeat 3] [--glossary]
+                                             [--repeat 3] [--glossary] [--run RUN]
 
---repeat runs each wave that many times and reports the one with the median throughput (a shared 2-core VM
+--run chats with a fine-tuned run instead of the base model (a classification run answers held-out tweets with a
+label and its probability: compare answers/s). --repeat runs each wave that many times and reports the one with the median throughput (a shared 2-core VM
 swings ±15 % run to run). --glossary asks through the grounded (RAG) answer path, whose prompts carry the
 retrieved definitions (~500 tokens instead of ~35).
 """
@@ -84,15 +85,16 @@ def run_wave(users: int, answer, tokenizer) -> dict:
     return {"users": users, "answered": len(latencies), "errors": len(errors), "first_error": errors[0] if errors else None,
             "p50_s": round(statistics.median(latencies), 2) if latencies else None,
             "p95_s": round(quantiles[18], 2) if latencies else None, "wall_s": round(wall, 1),
-            "aggregate_tok_s": round(sum(tokens) / wall, 1),
+            "aggregate_tok_s": round(sum(tokens) / wall, 1), "answers_per_s": round(len(latencies) / wall, 2),
             "client_cpu_share": round(client_cpu / wall / max(1, len(os.sched_getaffinity(0))), 2)}
 
 
-def _wave(url: str, users: int, new_tokens: int, tokenizer, glossary: bool = False) -> dict:
+def _wave(url: str, users: int, new_tokens: int, tokenizer, glossary: bool = False, run: str = "",
+          questions: list[str] = QUESTIONS) -> dict:
     from gradio_client import Client
 
     clients = [Client(url, verbose=False) for _ in range(users)]
-    return run_wave(users, lambda i: clients[i].predict(QUESTIONS[i % len(QUESTIONS)], [], "", glossary, 0.0, new_tokens,
+    return run_wave(users, lambda i: clients[i].predict(questions[i % len(questions)], [], run, glossary, 0.0, new_tokens,
                                                         api_name="/chat"), tokenizer)
 
 
@@ -109,6 +111,8 @@ def main() -> None:
     parser.add_argument("--engine", default="auto", choices=("auto", "llama.cpp", "transformers"))
     parser.add_argument("--repeat", type=int, default=3, help="waves per user count; the median-throughput one is reported")
     parser.add_argument("--glossary", action="store_true", help="ask through the grounded (RAG) answer path")
+    parser.add_argument("--run", default="", help="chat with this run (id or name) instead of the base model; a "
+                        "classification run is asked held-out tweets and answers with a label (see answers/s)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "chat_load.json"))
     args = parser.parse_args()
     from fintune.models import load_tokenizer
@@ -117,20 +121,30 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     proc, url = _serve(args.engine, Path(args.out).with_suffix(".server.log"))
     try:
-        _wave(url, 1, 8, tokenizer, args.glossary)  # warm-up: model load, the one-time GGUF conversion, the index
+        questions = QUESTIONS
+        if args.run:
+            from trainer.registry import find_run
+
+            if find_run(args.run).task == "classification":
+                from benchmarks.tweet_splits import read_rows, split_rows
+
+                questions = [r["text"] for r in split_rows(read_rows())["report"][:40]]
+        _wave(url, 1, 8, tokenizer, args.glossary, args.run, questions)  # warm-up: model load, the one-time GGUF conversion, the index
         rows = []
         for n in args.users.split(","):
-            rows.append(median_wave(lambda users: _wave(url, users, args.new_tokens, tokenizer, args.glossary), int(n), args.repeat))
+            rows.append(median_wave(lambda users: _wave(url, users, args.new_tokens, tokenizer, args.glossary, args.run, questions),
+                                    int(n), args.repeat))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     single = rows[0]["aggregate_tok_s"]
-    print(f"engine={args.engine}  {args.new_tokens} new tokens each  glossary={args.glossary}  median of {args.repeat}")
-    print(f"{'users':>5} {'answered':>8} {'errors':>6} {'p50 s':>6} {'p95 s':>6} {'agg tok/s':>9} {'x 1 user':>8}")
+    print(f"engine={args.engine}  run={args.run or 'base'}  {args.new_tokens} new tokens each  glossary={args.glossary}  median of {args.repeat}")
+    print(f"{'users':>5} {'answered':>8} {'errors':>6} {'p50 s':>6} {'p95 s':>6} {'agg tok/s':>9} {'answers/s':>9} {'x 1 user':>8}")
     for r in rows:
         r["x_single"] = round(r["aggregate_tok_s"] / single, 2)
-        print(f"{r['users']:>5} {r['answered']:>8} {r['errors']:>6} {r['p50_s']!s:>6} {r['p95_s']!s:>6} {r['aggregate_tok_s']:>9} {r['x_single']:>8}")
-    Path(args.out).write_text(json.dumps({"engine": args.engine, "new_tokens": args.new_tokens, "glossary": args.glossary,
+        print(f"{r['users']:>5} {r['answered']:>8} {r['errors']:>6} {r['p50_s']!s:>6} {r['p95_s']!s:>6} {r['aggregate_tok_s']:>9} "
+              f"{r['answers_per_s']:>9} {r['x_single']:>8}")
+    Path(args.out).write_text(json.dumps({"engine": args.engine, "run": args.run, "new_tokens": args.new_tokens, "glossary": args.glossary,
                                           "repeat": args.repeat, "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 

@@ -121,6 +121,17 @@ class _Stop:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+@dataclass
+class _ScoreRequest:
+    """One conversation waiting to be scored; a batch leader fills ``scores`` or ``error`` and sets ``done``."""
+
+    conversation: list[dict]
+    key: tuple  # (labels, adapter): requests score together only when both match
+    done: threading.Event = field(default_factory=threading.Event)
+    scores: object = None
+    error: BaseException | None = None
+
+
 class ChatEngine:
     """A loaded base model (+ any adapters) shared by every user of this process."""
 
@@ -155,6 +166,9 @@ class ChatEngine:
         self.model.eval()
         self.load_seconds = time.perf_counter() - started
         self._lock = threading.Lock()
+        self._score_leader = threading.Lock()  # one batch of waiting label-scoring requests at a time
+        self._score_queue: list[_ScoreRequest] = []
+        self._score_queue_lock = threading.Lock()
         self._adapters: dict[str, str] = {}  # resolved adapter path -> adapter name
         self.serving = serving or ServingConfig.from_env()
         self._native: dict[str | None, object] = {}  # adapter path (None = base) -> NativeEngine
@@ -348,3 +362,31 @@ class ChatEngine:
                 if progress:
                     progress(len(scores), len(texts))
         return scores
+
+    def score_label(self, conversation: list[dict], labels: list[str], adapter: str | Path | None = None,
+                    max_batch: int = 8):
+        """One conversation's ``LabelScores`` (a classifier run's answer in Chat, Compare and ``/chat``). Callers that
+        arrive together are scored together: the first to get the model takes every waiting request with the same
+        labels and adapter, up to ``max_batch``, into one ``score_labels`` batch (20 users asking a tweet classifier
+        at once: see docs/serving.md), and the others find their answer ready."""
+        request = _ScoreRequest(validate_messages(conversation), (tuple(labels), str(adapter) if adapter else None))
+        with self._score_queue_lock:
+            self._score_queue.append(request)
+        with self._score_leader:
+            if not request.done.is_set():
+                with self._score_queue_lock:
+                    batch = [request] + [r for r in self._score_queue if r is not request and r.key == request.key][: max_batch - 1]
+                    for r in batch:
+                        self._score_queue.remove(r)
+                try:
+                    scores = self.score_labels([r.conversation for r in batch], list(labels), adapter, batch_size=max_batch)
+                except BaseException as exc:  # noqa: BLE001 - every request of the batch gets the failure
+                    scores = [None] * len(batch)
+                    for r in batch:
+                        r.error = exc
+                for r, score in zip(batch, scores):
+                    r.scores = score
+                    r.done.set()
+        if request.error is not None:
+            raise request.error
+        return request.scores

@@ -41,6 +41,9 @@ class StreamEngine:
         self.calls.append({"messages": conversations[0], "labels": labels, "adapter": adapter})
         return [LabelScores(list(labels), [0.0] + [-2.0] * (len(labels) - 1)) for _ in conversations]
 
+    def score_label(self, conversation, labels, adapter=None):
+        return self.score_labels([conversation], labels, adapter)[0]
+
 
 EBITDA = Hit("EBITDA", "Earnings before interest, taxes, depreciation and amortisation: operating earnings.", "builtin", 1.4, match="term")
 

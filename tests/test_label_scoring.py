@@ -1,4 +1,4 @@
-"""Label-aware answers: the batched, left-padded, compact-head scorer equals a plain full forward per label,
+"""Label-aware answers: the batched, left-padded, prompt-cached scorer equals a plain full forward per label,
 and the TRL internal the training speed-up relies on is still there and still used."""
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def test_batched_scores_equal_the_full_forward_reference(tiny):
         assert got.logprobs == pytest.approx(want, abs=1e-4)
         assert got.best == LABELS[max(range(3), key=lambda i: want[i])]
         assert sum(got.probs.values()) == pytest.approx(1.0)
+
+
+def test_scores_through_a_lora_adapter_equal_the_full_forward(tiny):
+    """Chat and evaluation score through PEFT's wrapper, which must hand the repeated prompt cache to the base model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    model, tok = tiny
+    torch.manual_seed(1)
+    tuned = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)).eval()
+    try:
+        texts = [tok.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True, tokenize=False)
+                 for t in ["Stocks soar on strong guidance", "Board meets"]]
+        for text, got in zip(texts, score_label_batch(tuned, tok, texts, LABELS, batch_size=2)):
+            assert got.logprobs == pytest.approx([reference_logprob(tuned, tok, text, label) for label in LABELS], abs=1e-4)
+    finally:
+        tuned.unload()  # the module-scoped base model stays plain for the other tests
 
 
 def test_continuation_is_the_training_target(tiny):

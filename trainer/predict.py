@@ -40,7 +40,7 @@ def classify(engine, run, text: str, with_adapter: bool = True):
     """``LabelScores`` for one text: the run's adapter (or, ``with_adapter=False``, the pure base) over its labels."""
     messages = conversation(text.strip(), run_system_prompt(run))
     adapter = str(run.adapter_dir) if with_adapter else None
-    return engine.score_labels([messages], list(run.labels), adapter=adapter, batch_size=1)[0]
+    return engine.score_label(messages, list(run.labels), adapter=adapter)
 
 
 def label_markdown(scores, run, who: str = "This run") -> str:
