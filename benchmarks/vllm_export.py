@@ -89,10 +89,11 @@ def _label_of(text: str, labels: list[str]) -> str | None:
     return word if word in labels else None
 
 
-def _ask_all(ask, prompts: list[str], workers: int = 20) -> tuple[list[str | None], float]:
+def _ask_all(ask, questions: list, workers: int = 20) -> tuple[list, float]:
+    """``ask`` over every question, 20 at a time (as many users); the answers in order and the wall time."""
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        answers = list(pool.map(ask, prompts))
+        answers = list(pool.map(ask, questions))
     return answers, time.perf_counter() - started
 
 
