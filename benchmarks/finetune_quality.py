@@ -27,13 +27,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.tweet_splits import write_csv, write_splits  # noqa: E402
+from benchmarks.tweet_splits import LABEL_NAMES, write_csv, write_splits  # noqa: E402
 from fintune.text_files import json_lines  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 GOAL = "Classify financial news tweets as bearish, bullish or neutral"
-LABEL_NAMES = {"0": "bearish", "1": "bullish", "2": "neutral"}
 
 
 def fintune(*args: str, env: dict, capture: bool = True) -> subprocess.CompletedProcess:

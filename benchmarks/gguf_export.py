@@ -25,8 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.tweet_splits import read_rows, split_rows  # noqa: E402
-from benchmarks.vllm_export import FREE, LABEL_NAMES, _reference_answers  # noqa: E402
+from benchmarks.tweet_splits import LABEL_NAMES, read_rows, split_rows  # noqa: E402
+from benchmarks.vllm_export import FREE, _reference_answers  # noqa: E402
 
 
 def main() -> None:
@@ -39,6 +39,7 @@ def main() -> None:
     from llama_cpp import Llama
 
     from fintune.native_engine import physical_cores
+    from trainer.metrics import map_to_label
     from trainer.registry import find_run
 
     run = find_run(args.run)
@@ -62,8 +63,8 @@ def main() -> None:
     del llm
     reference = _reference_answers(run.id, conversations)
 
-    def accuracy(answers: list[str]) -> float:
-        return round(sum(a.strip().lower() == g for a, g in zip(answers, gold)) / len(gold), 3)
+    def accuracy(answers: list[str]) -> float:  # answers mapped to labels as `fintune eval --answers generate` does
+        return round(sum(map_to_label(a, run.labels) == g for a, g in zip(answers, gold)) / len(gold), 3)
 
     result = {"run": run.name, "gguf": gguf.name, "gguf_mb": round(gguf.stat().st_size / 2**20, 1), "export_s": round(export_s, 1),
               "system": system.group(1) if system else None, "rows": len(rows),

@@ -14,6 +14,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "twitter_fin_sentiment" / "sent_train.csv"
 SEED = 20261202
 SIZES = {"report": 1000, "dev": 400}
+LABEL_NAMES = {"0": "bearish", "1": "bullish", "2": "neutral"}  # the file's label codes
 
 
 def read_rows(path: Path = SOURCE) -> list[dict[str, str]]:

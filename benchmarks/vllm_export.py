@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -42,10 +41,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchmarks.chat_load import QUESTIONS, _serve, _wave, median_wave, run_wave  # noqa: E402
-from benchmarks.tweet_splits import read_rows, split_rows  # noqa: E402
+from benchmarks.tweet_splits import LABEL_NAMES, read_rows, split_rows  # noqa: E402
 from fintune.engine import GenerationSettings  # noqa: E402
 
-LABEL_NAMES = {"0": "bearish", "1": "bullish", "2": "neutral"}
 VLLM_URL = "http://127.0.0.1:8000"  # serve_vllm.sh's default port, which request_example.sh asks
 FREE = GenerationSettings(temperature=0, max_new_tokens=16, repetition_penalty=1.0)  # `fintune eval --answers generate`
 CPU_ARGS = ["--gpu-memory-utilization", "0.2", "--max-model-len", "2048"]  # the CPU build reserves RAM by this fraction
@@ -80,13 +78,6 @@ def _start_vllm(script: Path, vllm_bin: str, log: Path) -> tuple[subprocess.Pope
 def _stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, 15)
     proc.wait(timeout=60)
-
-
-def _label_of(text: str, labels: list[str]) -> str | None:
-    """The label an answer gives: FinTune's chat bolds it (**neutral** (87%) ...), vLLM's is the bare word."""
-    match = re.match(r"\s*\**\s*([A-Za-z_ -]+?)\s*\**(\s|\(|$)", text)
-    word = (match.group(1) if match else text).strip().lower()
-    return word if word in labels else None
 
 
 def _ask_all(ask, questions: list, workers: int = 20) -> tuple[list, float]:
@@ -138,6 +129,7 @@ def main() -> None:
     if not (Path(args.vllm_bin) / "vllm").exists():
         raise SystemExit(f"No vllm in {args.vllm_bin}. Pass --vllm-bin (bash benchmarks/vllm_cpu_env.sh builds one for a CPU).")
     from fintune.models import load_tokenizer
+    from trainer.metrics import INVALID, map_to_label
     from trainer.registry import find_run
 
     run = find_run(args.run)
@@ -169,9 +161,9 @@ def main() -> None:
         # 2. Held-out questions in the request example's form (its system message, if any, then the tweet).
         conversations = [example["messages"][:-1] + [{"role": "user", "content": p}] for p in prompts]
 
-        def ask_vllm(messages: list[dict]) -> str | None:
+        def ask_vllm(messages: list[dict]) -> str:
             body = {**example, "messages": messages}
-            return _label_of(_post(VLLM_URL + "/v1/chat/completions", body)["choices"][0]["message"]["content"], labels)
+            return map_to_label(_post(VLLM_URL + "/v1/chat/completions", body)["choices"][0]["message"]["content"], labels)
 
         def free_vllm(messages: list[dict]) -> str:
             body = {"model": run.name, "messages": messages, "temperature": 0, "max_tokens": FREE.max_new_tokens,
@@ -195,10 +187,10 @@ def main() -> None:
         _wave(url, 1, 8, tokenizer)  # warm-up: model load, the one-time GGUF conversion
         slot = threading.local()
 
-        def ask_fintune(prompt: str) -> str | None:
+        def ask_fintune(prompt: str) -> str:  # the answer is "**label** (p%) · ...": its first label word
             if not hasattr(slot, "client"):
                 slot.client = clients.pop()
-            return _label_of(slot.client.predict(prompt, [], run.id, False, 0.0, 16, api_name="/chat"), labels)
+            return map_to_label(slot.client.predict(prompt, [], run.id, False, 0.0, 16, api_name="/chat"), labels)
 
         fintune_labels, fintune_wall = _ask_all(ask_fintune, prompts)
         fintune_waves = [median_wave(lambda n: _wave(url, n, args.new_tokens, tokenizer), int(n), args.repeat)
@@ -207,9 +199,9 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
 
-    def scored(answers: list[str | None], wall: float) -> dict:
+    def scored(answers: list[str], wall: float) -> dict:
         right = sum(a == g for a, g in zip(answers, gold))
-        return {"accuracy": round(right / len(gold), 3), "unparsed": sum(a is None for a in answers),
+        return {"accuracy": round(right / len(gold), 3), "unparsed": sum(a == INVALID for a in answers),
                 "answers_per_s": round(len(gold) / wall, 1)}
 
     result["labels"] = {"vllm": scored(vllm_labels, vllm_wall), "fintune": scored(fintune_labels, fintune_wall),

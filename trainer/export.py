@@ -89,16 +89,15 @@ def vllm_request(run) -> dict:
     the system text it was trained with, greedy, in FinTune's chat settings. A classifier's answer is held to its
     labels (vLLM's ``choice`` output), as FinTune's own chat answers a classifier run with one of its labels."""
     from fintune.engine import GenerationSettings
-    from fintune.text_files import json_lines
     from trainer.predict import run_system_prompt
     from trainer.prompts import conversation
 
     prompt = "What is EBITDA?"
     for split in ("val", "train"):
-        rows = run.run_dir / "data" / f"{split}.jsonl"
-        lines = [line for line in json_lines(rows.read_text(encoding="utf-8")) if line.strip()] if rows.is_file() else []
-        if lines:
-            prompt = json.loads(lines[0])["prompt"]
+        path = run.run_dir / "data" / f"{split}.jsonl"
+        rows = registry.read_jsonl(path) if path.is_file() else []
+        if rows:
+            prompt = rows[0]["prompt"]
             break
     body = {"model": run.name, "messages": conversation(prompt, run_system_prompt(run)), "temperature": 0}
     if run.task == "classification" and run.labels:
